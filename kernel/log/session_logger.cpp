@@ -1,0 +1,60 @@
+#include "log/session_logger.hpp"
+
+namespace postern::kernel {
+
+SessionLogger::SessionLogger() : SessionLogger(log::kernel_target) {}
+
+SessionLogger::SessionLogger(std::string_view target) : logger_(log::target(target)) { rebuild(); }
+
+void SessionLogger::set_context(const sdk::SessionInfo& info) noexcept {
+  try {
+    info_ = info;
+  } catch (...) {
+    return;  // out of memory: keep the previous context rather than none
+  }
+  rebuild();
+}
+
+void SessionLogger::set_phase(sdk::Phase phase) noexcept {
+  phase_ = phase;
+  rebuild();
+}
+
+void SessionLogger::rebuild() noexcept {
+  try {
+    const std::string& ip = info_.peer.ip;
+    // An IPv6 literal is bracketed so the port stays unambiguous.
+    const bool v6 = ip.find(':') != std::string::npos;
+    std::string context = "[session=" + std::to_string(info_.id);
+    context += " listener=" + log::escape_control(info_.listener);
+    context += " protocol=" + log::escape_control(info_.protocol);
+    context += " peer=";
+    context += v6 ? "[" + ip + "]" : ip;
+    context += ":" + std::to_string(info_.peer.port);
+    context += " phase=";
+    context += sdk::to_string(phase_);
+    context += "]";
+    context_ = std::move(context);
+  } catch (...) {
+    // Out of memory: the previous context stays.
+  }
+}
+
+bool SessionLogger::enabled(sdk::LogLevel level) const noexcept {
+  return logger_->should_log(log::to_level(level));
+}
+
+void SessionLogger::log(sdk::LogLevel level, std::string_view message) noexcept {
+  const LevelFilter spd_level = log::to_level(level);
+  if (!logger_->should_log(spd_level)) return;
+  try {
+    std::string line = context_;
+    line += ' ';
+    line += log::escape_control(message);
+    logger_->log(spd_level, spdlog::string_view_t(line.data(), line.size()));
+  } catch (...) {
+    // A line that cannot be built (out of memory) is lost, never fatal.
+  }
+}
+
+}  // namespace postern::kernel
