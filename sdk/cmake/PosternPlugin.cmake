@@ -1,10 +1,11 @@
-# postern_add_plugin(<name> SOURCES <src>... [LIBRARIES <lib>...])
+# postern_add_plugin(<name> SOURCES <src>... [LIBRARIES <lib>...] [NO_INSTALL])
 #
 # Builds libpostern-<name>.so, the file name the kernel looks for in its plugin
 # directory, with hidden visibility (only postern_plugin_entry is exported),
-# no undefined symbols, and the SDK runtime linked.
+# no undefined symbols, and the SDK runtime linked; installs it into
+# lib/postern/plugins unless NO_INSTALL is given.
 function(postern_add_plugin name)
-  cmake_parse_arguments(PLUGIN "" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(PLUGIN "NO_INSTALL" "" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT PLUGIN_SOURCES)
     message(FATAL_ERROR "postern_add_plugin(${name}): SOURCES is required")
   endif()
@@ -21,6 +22,11 @@ function(postern_add_plugin name)
   if(POSTERN_SDK_SANITIZE)
     target_compile_options(${name} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(${name} PRIVATE -fsanitize=address,undefined)
+  endif()
+  if(NOT PLUGIN_NO_INSTALL)
+    # The runtime library sits two levels up (lib/), next to the daemon's.
+    set_target_properties(${name} PROPERTIES INSTALL_RPATH "$ORIGIN/../..")
+    install(TARGETS ${name} LIBRARY DESTINATION lib/postern/plugins)
   endif()
   if(DEFINED POSTERN_PLUGIN_OUTPUT_DIRECTORY)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${POSTERN_PLUGIN_OUTPUT_DIRECTORY})
