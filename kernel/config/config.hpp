@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <postern/sdk/mapping.hpp>
@@ -59,7 +60,14 @@ struct SocketAddress {
   std::string ip;   // literal, no brackets
   std::uint16_t port = 0;
   std::string text() const;  // "1.2.3.4:993" / "[::1]:993"
+
+  // A literal "ip:port" or "[ipv6]:port"; hostnames are not accepted.
+  static std::optional<SocketAddress> parse(std::string_view text);
+  bool operator==(const SocketAddress&) const = default;
 };
+
+// HTTP listeners: what to do with inbound Forwarded / X-Forwarded-For.
+enum class ForwardedHeaders { off, trust };
 
 struct ListenerConfig {
   std::string id;
@@ -71,6 +79,7 @@ struct ListenerConfig {
   unsigned max_connections = 8192;
   Duration preauth_timeout{30'000};
   unsigned max_auth_attempts = 3;
+  ForwardedHeaders forwarded = ForwardedHeaders::off;  // http listeners only
 };
 
 enum class Forwarding { proxy, xclient, none };
