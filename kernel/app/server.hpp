@@ -1,0 +1,63 @@
+// The running daemon: worker threads (one io_context each, so a connection
+// stays on one thread), listeners and their accept loops, the registry of live
+// sessions, signals, and the drain on shutdown.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "app/context.hpp"
+#include "app/session.hpp"
+
+namespace postern::kernel {
+
+class WorkerPool;
+
+class Server {
+ public:
+  Server(std::shared_ptr<Context> context, unsigned threads, WorkerPool& blocking_pool);
+  ~Server();
+
+  // Binds every listener address. Any failure is fatal: the messages say
+  // which address and why.
+  std::vector<std::string> bind();
+  // Serves until SIGINT/SIGTERM, drains up to shutdown_grace, cancels the
+  // rest; returns the process exit status.
+  int run();
+
+ private:
+  struct Listening;
+  struct LiveSession {
+    asio::any_io_executor executor;
+    std::shared_ptr<asio::cancellation_signal> cancel;
+  };
+
+  asio::awaitable<void> accept_loop(Listening& listening, std::size_t acceptor_index);
+  asio::awaitable<void> handle_signals();
+  asio::awaitable<void> drain_and_stop();
+  void cancel_all_sessions();
+  void reload_mapping();
+  asio::io_context& next_worker();
+  std::size_t live_sessions();
+
+  std::shared_ptr<Context> context_;
+  WorkerPool& blocking_pool_;
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::atomic<std::size_t> next_worker_{0};
+  asio::io_context control_;  // signals, acceptors and the drain
+  std::vector<std::unique_ptr<Listening>> listeners_;
+
+  std::mutex sessions_mutex_;
+  std::unordered_map<std::uint64_t, LiveSession> sessions_;
+  std::atomic<std::uint64_t> next_session_id_{1};
+  bool stopping_ = false;  // touched only on the control thread
+};
+
+}  // namespace postern::kernel

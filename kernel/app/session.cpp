@@ -1,0 +1,355 @@
+#include "app/session.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+#include "app/backend.hpp"
+#include "app/bridge.hpp"
+#include "app/deadline.hpp"
+#include "proxy/proxy_header.hpp"
+
+namespace postern::kernel {
+namespace {
+
+// Server-first protocols send nothing until they see a greeting, so in
+// `optional` mode a trusted peer that sends no PROXY header must not stall the
+// session (behaviour 4, Postern difference 8): if no byte arrives within this
+// window the header is taken to be absent.
+constexpr auto optional_header_window = std::chrono::milliseconds(300);
+// A PROXY v2 header with TLVs fits easily; anything longer is not a header.
+constexpr std::size_t proxy_header_read_limit = 1024 + 16;
+constexpr auto retry_pause = std::chrono::milliseconds(200);
+
+sdk::Address address_of(const tcp::endpoint& endpoint) {
+  asio::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return {address.to_string(), endpoint.port()};
+}
+
+std::atomic<std::uint64_t> source_ip_cursor{0};
+
+}  // namespace
+
+ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
+                             std::uint64_t id)
+    : context_(std::move(context)), listener_(listener), client_(std::move(socket)) {
+  const ListenerConfig& config = *listener_.config;
+  info_.id = id;
+  info_.listener = config.id;
+  info_.protocol = config.protocol;
+  info_.listener_tls = config.tls;
+  info_.max_auth_attempts = config.max_auth_attempts;
+  info_.jwt_username_claim = context_->config->oauth.jwt_username_claim;
+  boost::system::error_code ec;
+  info_.peer = address_of(client_.socket().remote_endpoint(ec));
+  info_.local = address_of(client_.socket().local_endpoint(ec));
+  logger_.set_context(info_);
+  ++listener_.active;
+}
+
+ClientSession::~ClientSession() { --listener_.active; }
+
+void ClientSession::set_phase(sdk::Phase phase) noexcept {
+  phase_ = phase;
+  logger_.set_phase(phase);
+  if (phase == sdk::Phase::pre_auth) arm_preauth_deadline();
+}
+
+void ClientSession::arm_preauth_deadline() noexcept {
+  client_.set_deadline(Clock::now() + listener_.config->preauth_timeout);
+}
+
+bool ClientSession::starttls_offered() const noexcept {
+  return listener_.config->tls == sdk::TlsMode::starttls && !client_.secure();
+}
+
+sdk::Task<void> ClientSession::run() {
+  boost::system::error_code ignored;
+  client_.socket().set_option(tcp::no_delay(true), ignored);
+  // One pre-auth budget covers the PROXY header, the TLS handshake and the
+  // whole pre-authentication dialogue (behaviour 4).
+  arm_preauth_deadline();
+  logger_.debug("connection accepted");
+  bool proceed = co_await read_proxy_header();
+  if (proceed) proceed = co_await accept_implicit_tls();
+  if (proceed) {
+    const auto handler = context_->config->protocol_handlers.find(info_.protocol);
+    if (handler == context_->config->protocol_handlers.end()) {
+      logger_.error("no protocol handler for this listener");
+    } else {
+      set_phase(sdk::Phase::greeting);
+      std::exception_ptr failure;
+      try {
+        co_await handler->second->serve(*this);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const boost::system::system_error& e) {
+          logger_.debug(fmt::format("session ended: {}", e.code().message()));
+        } catch (const std::exception& e) {
+          logger_.error(fmt::format("protocol handler failed: {}", e.what()));
+        } catch (...) {
+          logger_.error("protocol handler failed with an unknown exception");
+        }
+      }
+    }
+  }
+  set_phase(sdk::Phase::end);
+  client_.close();
+  if (!bridged_) logger_.debug("connection closed");
+}
+
+sdk::Task<bool> ClientSession::read_proxy_header() {
+  const ListenerConfig& config = *listener_.config;
+  if (config.proxy_protocol == ProxyProtocolMode::off) co_return true;
+  set_phase(sdk::Phase::proxy_header);
+  const bool required = config.proxy_protocol == ProxyProtocolMode::required;
+  const auto peer = IpAddress::parse(info_.peer.ip);
+  const bool trusted = peer && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
+                         return range.contains(*peer);
+                       });
+  if (!trusted) {
+    if (required) logger_.warn("PROXY header required but the peer is not in proxy_trusted; closing");
+    co_return !required;
+  }
+
+  ProxyHeaderParser parser;
+  std::string received;
+  std::array<char, 512> chunk;
+  const auto full_deadline = *client_.deadline();
+  for (;;) {
+    // In optional mode, wait only briefly for the first byte.
+    const bool first_read = received.empty();
+    client_.set_deadline(!required && first_read ? std::min(full_deadline, Clock::now() + optional_header_window)
+                                                 : full_deadline);
+    const sdk::IoResult r = co_await client_.read_some(chunk);
+    client_.set_deadline(full_deadline);
+    if (r.error) {
+      if (!required && first_read && r.error == std::errc::timed_out) {
+        logger_.debug("no PROXY header within the optional window; using the TCP addresses");
+        co_return true;
+      }
+      logger_.debug(fmt::format("connection ended while reading the PROXY header: {}", r.error.message()));
+      co_return false;
+    }
+    received.append(chunk.data(), r.bytes);
+    const ProxyHeaderParser::Result result = parser.feed(received);
+    switch (result.status) {
+      case ProxyHeaderParser::Status::need_more:
+        if (received.size() > proxy_header_read_limit) {
+          logger_.warn("PROXY header too long; closing");
+          co_return false;
+        }
+        continue;
+      case ProxyHeaderParser::Status::complete:
+        if (result.header.has_addresses) {
+          info_.peer = {result.header.source.address.unmapped().to_string(), result.header.source.port};
+          info_.local = {result.header.destination.address.unmapped().to_string(), result.header.destination.port};
+          logger_.set_context(info_);
+        }
+        client_.push_back_input(received.substr(result.consumed));
+        logger_.debug("PROXY header accepted");
+        co_return true;
+      case ProxyHeaderParser::Status::not_proxy:
+        if (required) {
+          logger_.warn("PROXY header required but the peer sent none; closing");
+          co_return false;
+        }
+        client_.push_back_input(std::move(received));
+        co_return true;
+      case ProxyHeaderParser::Status::malformed:
+        logger_.warn(fmt::format("malformed PROXY header: {}; closing", result.error));
+        co_return false;
+    }
+  }
+}
+
+sdk::Task<bool> ClientSession::accept_implicit_tls() {
+  if (listener_.config->tls != sdk::TlsMode::implicit) co_return true;
+  set_phase(sdk::Phase::tls);
+  const sdk::Outcome outcome = co_await start_client_tls();
+  co_return static_cast<bool>(outcome);
+}
+
+sdk::Task<sdk::Outcome> ClientSession::start_client_tls() {
+  if (client_.secure()) co_return sdk::Outcome::fail(sdk::Failure::internal, "client leg is already TLS");
+  const std::error_code ec = co_await client_.handshake(context_->server_tls->front(), /*server=*/true);
+  if (ec) {
+    logger_.debug(fmt::format("client TLS handshake failed: {}", ec.message()));
+    co_return sdk::Outcome::fail(sdk::Failure::tls, ec.message());
+  }
+  if (logger_.enabled(sdk::LogLevel::debug)) {
+    logger_.debug(fmt::format("tls connection {}", tls_session_summary(client_.native_tls())));
+  }
+  co_return sdk::Outcome::ok();
+}
+
+sdk::Task<sdk::Route> ClientSession::route(std::string_view identifier) {
+  set_phase(sdk::Phase::route);
+  // Credentials are captured: the pre-auth budget no longer applies.
+  client_.set_deadline(std::nullopt);
+  sdk::Route route = co_await context_->router->resolve(identifier, {&logger_, true});
+  if (route.outcome) {
+    logger_.debug(fmt::format("routing decision: destination {}", route.destination));
+  } else {
+    logger_.debug(fmt::format("routing failed [{}]: {}", sdk::to_string(route.outcome.failure), route.outcome.detail));
+  }
+  co_return route;
+}
+
+sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_view destination,
+                                                                 sdk::BackendHandshake handshake) {
+  set_phase(sdk::Phase::backend_connect);
+  const Config& config = *context_->config;
+  sdk::BackendConnection result;
+  const auto destination_it = config.destinations.find(std::string(destination));
+  if (destination_it == config.destinations.end()) {
+    result.outcome = sdk::Outcome::fail(sdk::Failure::config, fmt::format("destination '{}' is not declared", destination));
+  } else if (const auto endpoint = destination_it->second.protocols.find(info_.protocol);
+             endpoint == destination_it->second.protocols.end()) {
+    result.outcome = sdk::Outcome::fail(
+        sdk::Failure::config, fmt::format("destination '{}' has no {} endpoint", destination, info_.protocol));
+  } else {
+    const DestinationConfig& target = destination_it->second;
+    const unsigned attempts = 1 + config.server.backend_connect_retries;
+    const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
+    const auto executor = co_await asio::this_coro::executor;
+    for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
+      sdk::BackendInfo backend_info{target.id, target.host, endpoint->second.port, endpoint->second.tls,
+                                    target.hide_auth_errors};
+      auto backend = std::make_unique<BackendConnectionImpl>(
+          tcp::socket(executor), std::move(backend_info),
+          *context_->backend_tls.at(target.id), target.allow_plaintext_auth, config.server.backend_timeout);
+      backend->socket_stream().set_deadline(deadline);
+      result.outcome = co_await establish(target, endpoint->second, *backend, handshake);
+      if (result.outcome) {
+        backend->restart_deadline();
+        result.backend = std::move(backend);
+        destination_ = target.id;
+        break;
+      }
+      const bool retry = result.outcome.retryable && attempt < attempts && Clock::now() + retry_pause < deadline;
+      logger_.log(retry ? sdk::LogLevel::debug : sdk::LogLevel::warn,
+                  fmt::format("backend {} unavailable [{}]: {}{}", target.id, sdk::to_string(result.outcome.failure),
+                              result.outcome.detail, retry ? "; retrying" : ""));
+      if (!retry) break;
+      asio::steady_timer pause(executor, retry_pause);
+      co_await pause.async_wait(as_result);
+    }
+  }
+  if (!result.outcome && result.outcome.failure == sdk::Failure::config) {
+    logger_.warn(fmt::format("backend unavailable [config]: {}", result.outcome.detail));
+  }
+  co_return result;
+}
+
+sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
+                                                 BackendConnectionImpl& backend,
+                                                 const sdk::BackendHandshake& handshake) {
+  SocketStream& stream = backend.socket_stream();
+  const Clock::time_point deadline = *stream.deadline();
+  auto executor = co_await asio::this_coro::executor;
+
+  // DNS at connect time, so a moved backend is followed without a restart.
+  tcp::resolver resolver(executor);
+  auto resolved = co_await until(
+      deadline, resolver.async_resolve(destination.host, std::to_string(endpoint.port), as_result));
+  if (!resolved) co_return sdk::Outcome::fail(sdk::Failure::timeout, "DNS resolution timed out", true);
+  auto [resolve_error, endpoints] = *resolved;
+  if (resolve_error) {
+    co_return sdk::Outcome::fail(sdk::Failure::connect,
+                                 fmt::format("cannot resolve {}: {}", destination.host, resolve_error.message()),
+                                 resolve_error != asio::error::host_not_found);
+  }
+
+  std::string last_error = "no address to connect to";
+  bool connected = false;
+  for (const auto& entry : endpoints) {
+    const tcp::endpoint target = entry.endpoint();
+    boost::system::error_code ec;
+    tcp::socket& socket = stream.socket();
+    socket.close(ec);
+    socket.open(target.protocol(), ec);
+    if (ec) {
+      last_error = ec.message();
+      continue;
+    }
+    if (!destination.source_ips.empty()) {
+      // Round robin over the source addresses of the target's family.
+      std::vector<asio::ip::address> candidates;
+      for (const std::string& ip : destination.source_ips) {
+        const auto address = asio::ip::make_address(ip, ec);
+        if (!ec && address.is_v4() == target.address().is_v4()) candidates.push_back(address);
+      }
+      if (candidates.empty()) {
+        last_error = "no usable source IP for backend";
+        continue;
+      }
+      const auto& source = candidates[source_ip_cursor++ % candidates.size()];
+      socket.bind(tcp::endpoint(source, 0), ec);
+      if (ec) {
+        last_error = fmt::format("cannot bind source address {}: {}", source.to_string(), ec.message());
+        continue;
+      }
+    }
+    auto attempt = co_await until(deadline, socket.async_connect(target, as_result));
+    if (!attempt) co_return sdk::Outcome::fail(sdk::Failure::timeout, "connect timed out", true);
+    if (auto [connect_error] = *attempt; connect_error) {
+      last_error = fmt::format("connect to {}: {}", target.address().to_string(), connect_error.message());
+      continue;
+    }
+    connected = true;
+    break;
+  }
+  if (!connected) co_return sdk::Outcome::fail(sdk::Failure::connect, last_error, true);
+
+  boost::system::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (destination.forwarding_for(info_.protocol) == Forwarding::proxy) {
+    const auto source = IpAddress::parse(info_.peer.ip);
+    const auto target = IpAddress::parse(info_.local.ip);
+    const std::string header = source && target
+                                   ? make_proxy_v2({*source, info_.peer.port}, {*target, info_.local.port})
+                                   : std::string("PROXY UNKNOWN\r\n");
+    if (const sdk::IoResult r = co_await stream.write(header); r.error) {
+      co_return sdk::Outcome::fail(r.error == std::errc::timed_out ? sdk::Failure::timeout : sdk::Failure::connect,
+                                   fmt::format("sending the PROXY header: {}", r.error.message()), true);
+    }
+  }
+  if (endpoint.tls == sdk::TlsMode::implicit) {
+    if (sdk::Outcome tls = co_await backend.start_tls(); !tls) co_return tls;
+  }
+  set_phase(sdk::Phase::backend_login);
+  if (!handshake) co_return sdk::Outcome::ok();
+  co_return co_await handshake(backend);
+}
+
+void ClientSession::authenticated(std::string_view identifier) {
+  (void)identifier;  // identifiers are not logged; kick registration arrives with the admin API
+  logger_.info(fmt::format("authenticated on destination {}", destination_));
+}
+
+sdk::Task<void> ClientSession::bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
+                                      std::string backend_residual) {
+  set_phase(sdk::Phase::bridge);
+  bridged_ = true;
+  // Only the kernel creates backends, so the concrete type is known.
+  auto& connection = static_cast<BackendConnectionImpl&>(*backend);
+  const Clock::time_point begin = Clock::now();
+  const BridgeStats stats =
+      co_await run_bridge(client_, connection.socket_stream(), std::move(client_residual),
+                          std::move(backend_residual), context_->config->server.bridge_idle);
+  connection.socket_stream().close();
+  const auto seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  logger_.info(fmt::format("session closed destination={} bytes_to_backend={} bytes_to_client={} secs={:.3f}{}",
+                           destination_, stats.bytes_to_backend, stats.bytes_to_client, seconds,
+                           stats.idle_timeout ? " reason=bridge_idle" : ""));
+}
+
+}  // namespace postern::kernel

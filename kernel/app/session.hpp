@@ -1,0 +1,70 @@
+// One client connection, from accept to close, as straight-line phases:
+// PROXY header -> implicit TLS -> the protocol plugin's serve() (which calls
+// back into route / connect_backend / bridge) -> end.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <postern/sdk/protocol.hpp>
+
+#include "app/context.hpp"
+#include "app/stream.hpp"
+#include "log/session_logger.hpp"
+
+namespace postern::kernel {
+
+struct ListenerRuntime {
+  const ListenerConfig* config = nullptr;  // listener settings never change without a restart
+  std::atomic<unsigned> active{0};
+};
+
+class BackendConnectionImpl;
+
+class ClientSession final : public sdk::Session {
+ public:
+  ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
+                std::uint64_t id);
+  ~ClientSession() override;
+
+  // Runs the connection to its end; never throws.
+  sdk::Task<void> run();
+
+  // postern::sdk::Session
+  const sdk::SessionInfo& info() const noexcept override { return info_; }
+  sdk::Logger& log() noexcept override { return logger_; }
+  void set_phase(sdk::Phase phase) noexcept override;
+  sdk::Stream& client() noexcept override { return client_; }
+  bool starttls_offered() const noexcept override;
+  sdk::Task<sdk::Outcome> start_client_tls() override;
+  sdk::Task<sdk::Route> route(std::string_view identifier) override;
+  sdk::Task<sdk::BackendConnection> connect_backend(std::string_view destination,
+                                                    sdk::BackendHandshake handshake) override;
+  void authenticated(std::string_view identifier) override;
+  sdk::Task<void> bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
+                         std::string backend_residual) override;
+
+ private:
+  // false: the connection must be closed (untrusted peer in required mode,
+  // malformed header, timeout).
+  sdk::Task<bool> read_proxy_header();
+  sdk::Task<bool> accept_implicit_tls();
+  sdk::Task<sdk::Outcome> establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
+                                    BackendConnectionImpl& backend, const sdk::BackendHandshake& handshake);
+  void arm_preauth_deadline() noexcept;
+
+  std::shared_ptr<Context> context_;
+  ListenerRuntime& listener_;
+  SocketStream client_;
+  sdk::SessionInfo info_;
+  SessionLogger logger_;
+  sdk::Phase phase_ = sdk::Phase::accept;
+  Clock::time_point started_ = Clock::now();
+  std::string destination_;
+  bool bridged_ = false;
+};
+
+}  // namespace postern::kernel
