@@ -50,12 +50,16 @@ asio::awaitable<BridgeStats> run_bridge(SocketStream& client, SocketStream& back
   BridgeStats stats;
   client.set_deadline(std::nullopt);
   backend.set_deadline(std::nullopt);
+  // g++ 12 miscompiles co_await inside an if condition (toolchain.md P18):
+  // the results are bound to variables first.
   if (!client_residual.empty()) {
-    if ((co_await backend.write(client_residual)).error) co_return stats;
+    const sdk::IoResult sent = co_await backend.write(client_residual);
+    if (sent.error) co_return stats;
     stats.bytes_to_backend += client_residual.size();
   }
   if (!backend_residual.empty()) {
-    if ((co_await client.write(backend_residual)).error) co_return stats;
+    const sdk::IoResult sent = co_await client.write(backend_residual);
+    if (sent.error) co_return stats;
     stats.bytes_to_client += backend_residual.size();
   }
   Activity activity;

@@ -317,13 +317,15 @@ sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destin
     const std::string header = source && target
                                    ? make_proxy_v2({*source, info_.peer.port}, {*target, info_.local.port})
                                    : std::string("PROXY UNKNOWN\r\n");
-    if (const sdk::IoResult r = co_await stream.write(header); r.error) {
-      co_return sdk::Outcome::fail(r.error == std::errc::timed_out ? sdk::Failure::timeout : sdk::Failure::connect,
-                                   fmt::format("sending the PROXY header: {}", r.error.message()), true);
+    const sdk::IoResult sent = co_await stream.write(header);
+    if (sent.error) {
+      co_return sdk::Outcome::fail(sent.error == std::errc::timed_out ? sdk::Failure::timeout : sdk::Failure::connect,
+                                   fmt::format("sending the PROXY header: {}", sent.error.message()), true);
     }
   }
   if (endpoint.tls == sdk::TlsMode::implicit) {
-    if (sdk::Outcome tls = co_await backend.start_tls(); !tls) co_return tls;
+    sdk::Outcome tls = co_await backend.start_tls();
+    if (!tls) co_return tls;
   }
   set_phase(sdk::Phase::backend_login);
   if (!handshake) co_return sdk::Outcome::ok();
