@@ -99,7 +99,15 @@ asio::awaitable<void> Server::accept_loop(Listening& listening, std::size_t acce
     }
     const std::uint64_t id = next_session_id_++;
     auto cancel = std::make_shared<asio::cancellation_signal>();
-    auto session = std::make_shared<ClientSession>(context_, listening.runtime, tcp::socket(std::move(socket)), id);
+    // Kick: terminal cancellation, emitted on the session's own thread
+    // (cancellation slots are not thread-safe).
+    SessionDirectory::Closer close = [worker, weak = std::weak_ptr(cancel)] {
+      asio::post(worker, [weak] {
+        if (auto signal = weak.lock()) signal->emit(asio::cancellation_type::terminal);
+      });
+    };
+    auto session = std::make_shared<ClientSession>(context_, listening.runtime, tcp::socket(std::move(socket)), id,
+                                                   directory_, std::move(close));
     {
       std::lock_guard lock(sessions_mutex_);
       sessions_.emplace(id, LiveSession{worker, cancel});

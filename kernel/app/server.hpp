@@ -57,6 +57,7 @@ class Server {
   std::mutex sessions_mutex_;
   std::unordered_map<std::uint64_t, LiveSession> sessions_;
   std::atomic<std::uint64_t> next_session_id_{1};
+  SessionDirectory directory_;
   bool stopping_ = false;  // touched only on the control thread
 };
 

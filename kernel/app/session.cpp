@@ -20,6 +20,20 @@ constexpr auto optional_header_window = std::chrono::milliseconds(300);
 // A PROXY v2 header with TLVs fits easily; anything longer is not a header.
 constexpr std::size_t proxy_header_read_limit = 1024 + 16;
 constexpr auto retry_pause = std::chrono::milliseconds(200);
+// A client that reads nothing must not hold the session open after we have
+// decided to turn it away.
+constexpr auto farewell_timeout = std::chrono::seconds(5);
+// Behaviour 10.4: one login waits at most this long for an operator's hold.
+constexpr auto max_login_hold = std::chrono::seconds(120);
+
+sdk::Forwarding forwarding_mode(Forwarding forwarding) {
+  switch (forwarding) {
+    case Forwarding::proxy: return sdk::Forwarding::proxy;
+    case Forwarding::xclient: return sdk::Forwarding::xclient;
+    case Forwarding::none: return sdk::Forwarding::none;
+  }
+  return sdk::Forwarding::none;
+}
 
 sdk::Address address_of(const tcp::endpoint& endpoint) {
   asio::ip::address address = endpoint.address();
@@ -34,8 +48,12 @@ std::atomic<std::uint64_t> source_ip_cursor{0};
 }  // namespace
 
 ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
-                             std::uint64_t id)
-    : context_(std::move(context)), listener_(listener), client_(std::move(socket)) {
+                             std::uint64_t id, SessionDirectory& directory, SessionDirectory::Closer close)
+    : context_(std::move(context)),
+      listener_(listener),
+      client_(std::move(socket)),
+      directory_(directory),
+      close_(std::move(close)) {
   const ListenerConfig& config = *listener_.config;
   info_.id = id;
   info_.listener = config.id;
@@ -46,11 +64,19 @@ ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& 
   boost::system::error_code ec;
   info_.peer = address_of(client_.socket().remote_endpoint(ec));
   info_.local = address_of(client_.socket().local_endpoint(ec));
+  tcp_peer_ = info_.peer.ip;
+  const auto peer = IpAddress::parse(info_.peer.ip);
+  info_.trusted_peer = peer && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
+                         return range.contains(*peer);
+                       });
   logger_.set_context(info_);
   ++listener_.active;
 }
 
-ClientSession::~ClientSession() { --listener_.active; }
+ClientSession::~ClientSession() {
+  if (!registered_as_.empty()) directory_.remove(registered_as_, info_.id);
+  --listener_.active;
+}
 
 void ClientSession::set_phase(sdk::Phase phase) noexcept {
   phase_ = phase;
@@ -110,11 +136,7 @@ sdk::Task<bool> ClientSession::read_proxy_header() {
   if (config.proxy_protocol == ProxyProtocolMode::off) co_return true;
   set_phase(sdk::Phase::proxy_header);
   const bool required = config.proxy_protocol == ProxyProtocolMode::required;
-  const auto peer = IpAddress::parse(info_.peer.ip);
-  const bool trusted = peer && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
-                         return range.contains(*peer);
-                       });
-  if (!trusted) {
+  if (!info_.trusted_peer) {
     if (required) logger_.warn("PROXY header required but the peer is not in proxy_trusted; closing");
     co_return !required;
   }
@@ -197,6 +219,15 @@ sdk::Task<sdk::Route> ClientSession::route(std::string_view identifier) {
   sdk::Route route = co_await context_->router->resolve(identifier, {&logger_, true});
   if (route.outcome) {
     logger_.debug(fmt::format("routing decision: destination {}", route.destination));
+    // An operator's hold on this account (cutover in progress).
+    const auto hold = std::min<Clock::duration>(directory_.hold_remaining(route.identifier, Clock::now()),
+                                                max_login_hold);
+    if (hold > Clock::duration::zero()) {
+      logger_.debug(fmt::format("holding login for {} ms",
+                                std::chrono::duration_cast<std::chrono::milliseconds>(hold).count()));
+      asio::steady_timer timer(co_await asio::this_coro::executor, hold);
+      co_await timer.async_wait(as_result);
+    }
   } else {
     logger_.debug(fmt::format("routing failed [{}]: {}", sdk::to_string(route.outcome.failure), route.outcome.detail));
   }
@@ -209,49 +240,95 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_vie
   const Config& config = *context_->config;
   sdk::BackendConnection result;
   const auto destination_it = config.destinations.find(std::string(destination));
-  if (destination_it == config.destinations.end()) {
+  const DestinationConfig* target = destination_it == config.destinations.end() ? nullptr : &destination_it->second;
+  const auto endpoint = target != nullptr ? target->protocols.find(info_.protocol) : decltype(target->protocols.end()){};
+  if (target == nullptr) {
     result.outcome = sdk::Outcome::fail(sdk::Failure::config, fmt::format("destination '{}' is not declared", destination));
-  } else if (const auto endpoint = destination_it->second.protocols.find(info_.protocol);
-             endpoint == destination_it->second.protocols.end()) {
+  } else if (endpoint == target->protocols.end()) {
     result.outcome = sdk::Outcome::fail(
         sdk::Failure::config, fmt::format("destination '{}' has no {} endpoint", destination, info_.protocol));
+  } else if ((upstream_ttl_ || target->forwarding_for(info_.protocol) == Forwarding::xclient) && hops() <= 1) {
+    // Behaviour 5.5 and Postern difference 7: a chain of proxies (possibly
+    // a loop) has used up its hop budget.
+    result.outcome = sdk::Outcome::fail(
+        sdk::Failure::loop, fmt::format("forwarded TTL exhausted ({} hop{} left)", hops(), hops() == 1 ? "" : "s"));
   } else {
-    const DestinationConfig& target = destination_it->second;
-    const unsigned attempts = 1 + config.server.backend_connect_retries;
-    const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
-    const auto executor = co_await asio::this_coro::executor;
-    for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
-      sdk::BackendInfo backend_info{target.id, target.host, endpoint->second.port, endpoint->second.tls,
-                                    target.hide_auth_errors};
-      auto backend = std::make_unique<BackendConnectionImpl>(
-          tcp::socket(executor), std::move(backend_info),
-          *context_->backend_tls.at(target.id), target.allow_plaintext_auth, config.server.backend_timeout);
-      backend->socket_stream().set_deadline(deadline);
-      result.outcome = co_await establish(target, endpoint->second, *backend, handshake);
+    CircuitBreaker& breaker = *context_->breakers.at(target->id);
+    const auto admission = breaker.admit(Clock::now());
+    if (!admission.allowed) {
+      result.outcome = sdk::Outcome::fail(sdk::Failure::breaker_open,
+                                          "destination temporarily marked down after repeated failures");
+    } else {
+      if (admission.probe) logger_.info(fmt::format("destination {} half-open: this connection probes it", target->id));
+      result = co_await connect_with_retries(*target, endpoint->second, handshake);
       if (result.outcome) {
-        backend->restart_deadline();
-        result.backend = std::move(backend);
-        destination_ = target.id;
-        break;
+        if (breaker.record_success(admission.probe) == CircuitBreaker::State::closed && admission.probe) {
+          logger_.info(fmt::format("destination {} is back: breaker closed", target->id));
+        }
+      } else if (result.outcome.failure == sdk::Failure::config || result.outcome.failure == sdk::Failure::loop) {
+        // Configuration errors say nothing about the destination's health.
+        breaker.release_probe(admission.probe);
+      } else {
+        const auto stage = last_attempt_connected_ ? CircuitBreaker::Stage::after_connect : CircuitBreaker::Stage::connect;
+        const auto state = breaker.record_failure(admission.probe, stage, tcp_peer_, Clock::now());
+        if (state == CircuitBreaker::State::open) {
+          const auto snapshot = breaker.snapshot(Clock::now());
+          logger_.warn(fmt::format("destination {} marked down for {} ms [breaker_open]: {} consecutive failures from "
+                                   "{} client{}{}",
+                                   target->id, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  config.server.host_down_cooldown).count(),
+                                   snapshot.consecutive_failures, snapshot.failure_sources,
+                                   snapshot.failure_sources == 1 ? "" : "s",
+                                   snapshot.host_level_failure ? ", all at the connect stage" : ""));
+        }
       }
-      const bool retry = result.outcome.retryable && attempt < attempts && Clock::now() + retry_pause < deadline;
-      logger_.log(retry ? sdk::LogLevel::debug : sdk::LogLevel::warn,
-                  fmt::format("backend {} unavailable [{}]: {}{}", target.id, sdk::to_string(result.outcome.failure),
-                              result.outcome.detail, retry ? "; retrying" : ""));
-      if (!retry) break;
-      asio::steady_timer pause(executor, retry_pause);
-      co_await pause.async_wait(as_result);
     }
   }
-  if (!result.outcome && result.outcome.failure == sdk::Failure::config) {
-    logger_.warn(fmt::format("backend unavailable [config]: {}", result.outcome.detail));
+  if (!result.outcome) {
+    logger_.warn(fmt::format("backend unavailable [{}]: destination {}: {}", sdk::to_string(result.outcome.failure),
+                             destination, result.outcome.detail));
   }
   co_return result;
 }
 
-sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
-                                                 BackendConnectionImpl& backend,
-                                                 const sdk::BackendHandshake& handshake) {
+sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const DestinationConfig& target,
+                                                                      const EndpointConfig& endpoint,
+                                                                      const sdk::BackendHandshake& handshake) {
+  const Config& config = *context_->config;
+  sdk::BackendConnection result;
+  const unsigned attempts = 1 + config.server.backend_connect_retries;
+  const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
+  const auto executor = co_await asio::this_coro::executor;
+  for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
+    sdk::BackendInfo backend_info{target.id, target.host, endpoint.port, endpoint.tls, target.hide_auth_errors,
+                                  forwarding_mode(target.forwarding_for(info_.protocol))};
+    auto backend = std::make_unique<BackendConnectionImpl>(tcp::socket(executor), std::move(backend_info),
+                                                           *context_->backend_tls.at(target.id),
+                                                           target.allow_plaintext_auth, config.server.backend_timeout);
+    backend->socket_stream().set_deadline(deadline);
+    const Attempt outcome = co_await establish(target, endpoint, *backend, handshake);
+    result.outcome = outcome.outcome;
+    last_attempt_connected_ = outcome.tcp_connected;
+    if (result.outcome) {
+      backend->restart_deadline();
+      result.backend = std::move(backend);
+      destination_ = target.id;
+      co_return result;
+    }
+    const bool retry = result.outcome.retryable && attempt < attempts && Clock::now() + retry_pause < deadline;
+    if (!retry) break;
+    logger_.debug(fmt::format("retrying backend {} after [{}]: {}", target.id, sdk::to_string(result.outcome.failure),
+                              result.outcome.detail));
+    asio::steady_timer pause(executor, retry_pause);
+    co_await pause.async_wait(as_result);
+  }
+  co_return result;
+}
+
+sdk::Task<ClientSession::Attempt> ClientSession::establish(const DestinationConfig& destination,
+                                                           const EndpointConfig& endpoint,
+                                                           BackendConnectionImpl& backend,
+                                                           const sdk::BackendHandshake& handshake) {
   SocketStream& stream = backend.socket_stream();
   const Clock::time_point deadline = *stream.deadline();
   auto executor = co_await asio::this_coro::executor;
@@ -260,18 +337,24 @@ sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destin
   tcp::resolver resolver(executor);
   auto resolved = co_await until(
       deadline, resolver.async_resolve(destination.host, std::to_string(endpoint.port), as_result));
-  if (!resolved) co_return sdk::Outcome::fail(sdk::Failure::timeout, "DNS resolution timed out", true);
+  if (!resolved) co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "DNS resolution timed out", true), false};
   auto [resolve_error, endpoints] = *resolved;
   if (resolve_error) {
-    co_return sdk::Outcome::fail(sdk::Failure::connect,
+    co_return Attempt{sdk::Outcome::fail(sdk::Failure::connect,
                                  fmt::format("cannot resolve {}: {}", destination.host, resolve_error.message()),
-                                 resolve_error != asio::error::host_not_found);
+                                 resolve_error != asio::error::host_not_found), false};
   }
 
   std::string last_error = "no address to connect to";
   bool connected = false;
   for (const auto& entry : endpoints) {
     const tcp::endpoint target = entry.endpoint();
+    if (context_->is_own_listener(target)) {
+      co_return Attempt{sdk::Outcome::fail(sdk::Failure::loop,
+                                           fmt::format("proxying loop: {}:{} is one of our own listeners",
+                                                       target.address().to_string(), target.port())),
+                        false};
+    }
     boost::system::error_code ec;
     tcp::socket& socket = stream.socket();
     socket.close(ec);
@@ -299,7 +382,7 @@ sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destin
       }
     }
     auto attempt = co_await until(deadline, socket.async_connect(target, as_result));
-    if (!attempt) co_return sdk::Outcome::fail(sdk::Failure::timeout, "connect timed out", true);
+    if (!attempt) co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "connect timed out", true), false};
     if (auto [connect_error] = *attempt; connect_error) {
       last_error = fmt::format("connect to {}: {}", target.address().to_string(), connect_error.message());
       continue;
@@ -307,7 +390,7 @@ sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destin
     connected = true;
     break;
   }
-  if (!connected) co_return sdk::Outcome::fail(sdk::Failure::connect, last_error, true);
+  if (!connected) co_return Attempt{sdk::Outcome::fail(sdk::Failure::connect, last_error, true), false};
 
   boost::system::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -319,22 +402,51 @@ sdk::Task<sdk::Outcome> ClientSession::establish(const DestinationConfig& destin
                                    : std::string("PROXY UNKNOWN\r\n");
     const sdk::IoResult sent = co_await stream.write(header);
     if (sent.error) {
-      co_return sdk::Outcome::fail(sent.error == std::errc::timed_out ? sdk::Failure::timeout : sdk::Failure::connect,
-                                   fmt::format("sending the PROXY header: {}", sent.error.message()), true);
+      co_return Attempt{sdk::Outcome::fail(sent.error == std::errc::timed_out ? sdk::Failure::timeout : sdk::Failure::connect,
+                                   fmt::format("sending the PROXY header: {}", sent.error.message()), true), true};
     }
   }
   if (endpoint.tls == sdk::TlsMode::implicit) {
     sdk::Outcome tls = co_await backend.start_tls();
-    if (!tls) co_return tls;
+    if (!tls) co_return Attempt{std::move(tls), true};
   }
   set_phase(sdk::Phase::backend_login);
-  if (!handshake) co_return sdk::Outcome::ok();
-  co_return co_await handshake(backend);
+  if (!handshake) co_return Attempt{sdk::Outcome::ok(), true};
+  sdk::Outcome greeted = co_await handshake(backend);
+  co_return Attempt{std::move(greeted), true};
 }
 
 void ClientSession::authenticated(std::string_view identifier) {
-  (void)identifier;  // identifiers are not logged; kick registration arrives with the admin API
+  // Identifiers are not logged (they are personal data); the directory keeps
+  // them for the operator's kick.
+  if (!identifier.empty() && registered_as_.empty()) {
+    registered_as_ = identifier;
+    directory_.add(registered_as_, info_.id, close_);
+  }
   logger_.info(fmt::format("authenticated on destination {}", destination_));
+}
+
+unsigned ClientSession::hops() const noexcept {
+  return upstream_ttl_.value_or(context_->config->server.proxy_ttl);
+}
+
+sdk::ForwardInfo ClientSession::forward_info() const {
+  const unsigned left = hops();
+  return {info_.peer, info_.local, fmt::format("P{:x}", info_.id), left > 0 ? left - 1 : 0, client_.secure()};
+}
+
+void ClientSession::received_ttl(unsigned hops) noexcept {
+  if (!info_.trusted_peer) return;  // only a trusted upstream's count means anything
+  upstream_ttl_ = hops;
+  logger_.debug(fmt::format("upstream proxy forwarded a TTL of {}", hops));
+}
+
+sdk::Task<void> ClientSession::fail_unavailable(const sdk::Outcome& why, std::string_view reply) {
+  logger_.debug(fmt::format("telling the client the backend is unavailable [{}]", sdk::to_string(why.failure)));
+  client_.set_deadline(Clock::now() + farewell_timeout);
+  const sdk::IoResult sent = co_await client_.write(reply);
+  (void)sent;  // the connection closes either way
+  client_.close();
 }
 
 sdk::Task<void> ClientSession::bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,

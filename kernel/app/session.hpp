@@ -12,6 +12,7 @@
 #include <postern/sdk/protocol.hpp>
 
 #include "app/context.hpp"
+#include "app/directory.hpp"
 #include "app/stream.hpp"
 #include "log/session_logger.hpp"
 
@@ -26,8 +27,9 @@ class BackendConnectionImpl;
 
 class ClientSession final : public sdk::Session {
  public:
+  // `close` ends this session from any thread (for kick).
   ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
-                std::uint64_t id);
+                std::uint64_t id, SessionDirectory& directory, SessionDirectory::Closer close);
   ~ClientSession() override;
 
   // Runs the connection to its end; never throws.
@@ -44,6 +46,9 @@ class ClientSession final : public sdk::Session {
   sdk::Task<sdk::BackendConnection> connect_backend(std::string_view destination,
                                                     sdk::BackendHandshake handshake) override;
   void authenticated(std::string_view identifier) override;
+  sdk::ForwardInfo forward_info() const override;
+  void received_ttl(unsigned hops) noexcept override;
+  sdk::Task<void> fail_unavailable(const sdk::Outcome& why, std::string_view reply) override;
   sdk::Task<void> bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
                          std::string backend_residual) override;
 
@@ -52,8 +57,18 @@ class ClientSession final : public sdk::Session {
   // malformed header, timeout).
   sdk::Task<bool> read_proxy_header();
   sdk::Task<bool> accept_implicit_tls();
-  sdk::Task<sdk::Outcome> establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
-                                    BackendConnectionImpl& backend, const sdk::BackendHandshake& handshake);
+  struct Attempt {
+    sdk::Outcome outcome;
+    bool tcp_connected = false;  // the failure came after the TCP connect
+  };
+  sdk::Task<Attempt> establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
+                               BackendConnectionImpl& backend, const sdk::BackendHandshake& handshake);
+  sdk::Task<sdk::BackendConnection> connect_with_retries(const DestinationConfig& destination,
+                                                         const EndpointConfig& endpoint,
+                                                         const sdk::BackendHandshake& handshake);
+  // Hops left before this session may forward (a trusted upstream's count,
+  // else server.proxy_ttl).
+  unsigned hops() const noexcept;
   void arm_preauth_deadline() noexcept;
 
   std::shared_ptr<Context> context_;
@@ -65,6 +80,12 @@ class ClientSession final : public sdk::Session {
   Clock::time_point started_ = Clock::now();
   std::string destination_;
   bool bridged_ = false;
+  SessionDirectory& directory_;
+  SessionDirectory::Closer close_;
+  std::string registered_as_;           // identifier in the directory, once authenticated
+  std::optional<unsigned> upstream_ttl_;
+  bool last_attempt_connected_ = false;
+  std::string tcp_peer_;                // before any PROXY header, for the breaker's client count
 };
 
 }  // namespace postern::kernel

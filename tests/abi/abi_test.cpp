@@ -138,6 +138,9 @@ class LoggingSession final : public sdk::Session {
     co_return sdk::BackendConnection{};
   }
   void authenticated(std::string_view) override {}
+  sdk::ForwardInfo forward_info() const override { return {}; }
+  void received_ttl(unsigned) noexcept override {}
+  sdk::Task<void> fail_unavailable(const sdk::Outcome&, std::string_view) override { co_return; }
   sdk::Task<void> bridge(std::unique_ptr<sdk::Backend>, std::string, std::string) override { co_return; }
 
   CapturingLogger logger;

@@ -174,6 +174,13 @@ class FakeSession final : public sdk::Session {
   void authenticated(std::string_view identifier) override {
     authenticated_as.emplace_back(identifier);
   }
+  sdk::ForwardInfo forward_info() const override { return forward; }
+  void received_ttl(unsigned hops) noexcept override { received_ttls.push_back(hops); }
+  sdk::Task<void> fail_unavailable(const sdk::Outcome& why, std::string_view reply) override {
+    unavailable.push_back(why.failure);
+    const sdk::IoResult sent = co_await client_.write(reply);
+    (void)sent;
+  }
   sdk::Task<void> bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
                          std::string backend_residual) override {
     bridged = backend != nullptr;
@@ -194,6 +201,9 @@ class FakeSession final : public sdk::Session {
   std::vector<std::string> routed;
   std::vector<std::string> destinations;
   std::vector<std::string> authenticated_as;
+  std::vector<unsigned> received_ttls;
+  std::vector<sdk::Failure> unavailable;
+  sdk::ForwardInfo forward{{"203.0.113.7", 51234}, {"192.0.2.1", 143}, "P1", 6, false};
   unsigned client_tls_handshakes = 0;
   bool bridged = false;
   std::string bridged_destination;

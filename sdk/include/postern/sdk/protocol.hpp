@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include <postern/sdk/config.hpp>
+#include <postern/sdk/forwarding.hpp>
 #include <postern/sdk/host.hpp>
 #include <postern/sdk/io.hpp>
 #include <postern/sdk/log.hpp>
@@ -60,11 +61,6 @@ struct Outcome {
   }
 };
 
-struct Address {
-  std::string ip;          // textual, IPv4-mapped IPv6 already converted to IPv4
-  std::uint16_t port = 0;
-};
-
 struct SessionInfo {
   std::uint64_t id = 0;
   std::string listener;
@@ -74,6 +70,9 @@ struct SessionInfo {
   TlsMode listener_tls = TlsMode::plain;
   unsigned max_auth_attempts = 3;
   std::string jwt_username_claim;  // [oauth] jwt_username_claim
+  // The TCP peer is in the listener's proxy_trusted: an upstream proxy whose
+  // forwarded metadata (IMAP ID, XCLIENT) may be believed.
+  bool trusted_peer = false;
 };
 
 struct BackendInfo {
@@ -82,6 +81,10 @@ struct BackendInfo {
   std::uint16_t port = 0;
   TlsMode tls = TlsMode::plain;
   bool hide_auth_errors = false;
+  // Forwarding::xclient: the plugin sends IMAP ID / XCLIENT (when the backend
+  // advertises it) with Session::forward_info(). Forwarding::proxy: the kernel
+  // already sent a PROXY v2 header.
+  Forwarding forwarding = Forwarding::none;
 };
 
 class Backend {
@@ -142,8 +145,22 @@ class Session {
   // `handshake` on it, within backend_timeout.
   virtual Task<BackendConnection> connect_backend(std::string_view destination,
                                                   BackendHandshake handshake) = 0;
-  // Records an authenticated backend session (for logs; later for kick).
+  // Records an authenticated backend session: logged, and registered under
+  // `identifier` (the Route's) so that it can be kicked.
   virtual void authenticated(std::string_view identifier) = 0;
+
+  // What to tell a backend about the client (IMAP ID, XCLIENT).
+  virtual ForwardInfo forward_info() const = 0;
+  // A hop count received from a trusted upstream proxy (only honoured when
+  // info().trusted_peer). The kernel forwards one less and refuses to connect
+  // once it is exhausted (Failure::loop).
+  virtual void received_ttl(unsigned hops) noexcept = 0;
+
+  // The one way to tell a client that no backend can serve it now: writes
+  // `reply` (the protocol's temporary-failure line, e.g. IMAP
+  // "<tag> NO [UNAVAILABLE] backend unavailable"), logs `why` once with its
+  // category, and closes the client leg.
+  virtual Task<void> fail_unavailable(const Outcome& why, std::string_view reply) = 0;
   // Relays bytes both ways until either side ends, bridge_idle elapses or the
   // session is cancelled; `client_residual` is sent to the backend first and
   // `backend_residual` to the client. Takes ownership of the backend.
