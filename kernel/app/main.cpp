@@ -77,6 +77,15 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // The log filter is part of the configuration: --check must refuse a bad one.
+  const char* rust_log = std::getenv("RUST_LOG");
+  const std::string_view filter_text = effective_filter_text(rust_log, loaded.config->server.log_level);
+  const LogFilterParse filter = parse_log_filter(filter_text);
+  if (!filter.filter) {
+    const bool from_environment = rust_log != nullptr && filter_text == rust_log;
+    return fail(fmt::format("{}: {}", from_environment ? "RUST_LOG" : "server.log_level", filter.error));
+  }
+
   std::vector<std::string> errors;
   const std::shared_ptr<Context> context = Context::build(loaded.config, errors);
   for (const std::string& message : errors) std::cerr << "postern: error: " << message << '\n';
@@ -87,8 +96,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::string filter_error;
-  if (!init_logging(loaded.config->server.log_level, filter_error)) return fail(filter_error);
+  init_logging(*filter.filter);
   for (const std::string& warning : context->warnings) log::kernel().warn("{}", warning);
   for (const auto& [id, destination] : loaded.config->destinations) {
     if (destination.tls_allow_invalid_certs) {

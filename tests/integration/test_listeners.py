@@ -113,3 +113,23 @@ class ListenerTest(h.IntegrationCase):
         h.close_quietly(client)
         postern.wait_log(r"session closed .*reason=bridge_idle")
         self.assertIsNotNone(re.search(r"bytes_to_backend=\d+ bytes_to_client=\d+", postern.log_text()))
+
+    def test_half_close_still_delivers_the_backend_reply(self):
+        # The client sends LOGOUT and shuts down its sending side at once;
+        # the bridge passes the FIN on and keeps relaying the backend's reply.
+        port = h.free_port()
+        self.start([h.imap_listener("imap", port)], [port])
+        sock = socket.create_connection(("127.0.0.1", port), timeout=h.SOCKET_TIMEOUT)
+        self.addCleanup(sock.close)
+        self.assertTrue(sock.recv(4096).startswith(b"* OK "))
+        sock.sendall(b"a LOGIN bob@example.test " + h.USERS["bob@example.test"].encode() + b"\r\n")
+        reply = b""
+        while b"a OK" not in reply:
+            chunk = sock.recv(4096)
+            self.assertTrue(chunk, f"closed before the login reply: {reply!r}")
+            reply += chunk
+        sock.sendall(b"b LOGOUT\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        received, _ = h.read_until_closed(sock, 10.0)
+        self.assertIn(b"* BYE", received)
+        self.assertIn(b"b OK", received)
