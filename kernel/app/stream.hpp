@@ -1,17 +1,28 @@
-// The kernel's sdk::Stream: a TCP socket, optionally wrapped in TLS after an
+// The kernel's sdk::Stream: a TCP socket, optionally carrying TLS after an
 // implicit or STARTTLS handshake, with an optional deadline applied to every
-// read and write (pre-auth timeout on the client leg, backend_timeout on the
-// backend leg). Bytes handed back by the PROXY header reader are served
-// before anything is read from the socket.
+// read, write and readiness wait (pre-auth timeout on the client leg,
+// backend_timeout on the backend leg). Bytes handed back by the PROXY header
+// reader are served before anything is read from the socket.
+//
+// TLS runs OpenSSL directly on the non-blocking socket (a socket BIO) and
+// waits for readiness through Asio, instead of asio::ssl::stream: no
+// per-stream copy buffers (asio's engine keeps two 17 KiB buffers per
+// stream), and SSL_MODE_RELEASE_BUFFERS gives OpenSSL's record buffers back
+// while a connection is idle. One read and one write may be in progress at
+// the same time (the bridge relays both directions); both run on the
+// connection's single thread, so OpenSSL calls never overlap.
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <openssl/ssl.h>
 
 #include <postern/sdk/io.hpp>
 
@@ -24,17 +35,18 @@ using Clock = std::chrono::steady_clock;
 class SocketStream final : public sdk::Stream {
  public:
   explicit SocketStream(tcp::socket socket) : socket_(std::move(socket)) {}
+  ~SocketStream() override;
   SocketStream(const SocketStream&) = delete;
   SocketStream& operator=(const SocketStream&) = delete;
 
+  // postern::sdk::Stream
   sdk::Task<sdk::IoResult> read_some(std::span<char> buffer) override;
   sdk::Task<sdk::IoResult> write(std::string_view data) override;
-  bool secure() const noexcept override { return tls_.has_value(); }
+  bool secure() const noexcept override { return ssl_ != nullptr; }
 
-  // Client side (`server` true) or backend side TLS handshake under the
-  // current deadline. `prepare` runs on the SSL object before the handshake
-  // (SNI, verification names); when it returns false the handshake is not
-  // attempted.
+  // Server (`server` true) or client TLS handshake under the current
+  // deadline. `prepare` runs on the new SSL object first (SNI, verification
+  // names); when it returns false the handshake is not attempted.
   sdk::Task<std::error_code> handshake(asio::ssl::context& context, bool server,
                                        const std::function<bool(SSL*)>& prepare = {});
 
@@ -44,21 +56,39 @@ class SocketStream final : public sdk::Stream {
   // PROXY header).
   void push_back_input(std::string bytes) { replay_ = std::move(bytes); }
 
+  // --- for the bridge ---
+  // Input is available without touching the socket (replayed bytes, or
+  // decrypted TLS data OpenSSL already holds).
+  bool has_buffered_input() const noexcept;
+  // Waits until the socket is readable or writable (under the deadline).
+  sdk::Task<std::error_code> wait_readable();
+  sdk::Task<std::error_code> wait_writable();
+  // One non-blocking read: bytes read; 0 with no error = nothing available
+  // now (wait again); an error (eof included) ends the direction.
+  sdk::IoResult read_now(std::span<char> buffer);
+
   tcp::socket& socket() noexcept { return socket_; }
-  asio::ssl::stream<tcp::socket&>* tls() noexcept { return tls_ ? &*tls_ : nullptr; }
-  SSL* native_tls() noexcept { return tls_ ? tls_->native_handle() : nullptr; }
-  // Sends FIN (the TCP write half); the read half stays open.
+  SSL* native_tls() noexcept { return ssl_.get(); }
+  // Ends the sending direction: a TLS close_notify when possible, then FIN.
+  // The receiving direction stays open.
   void shutdown_send() noexcept;
   void close() noexcept;
 
  private:
+  struct SslFree {
+    void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
+  };
+  sdk::Task<std::error_code> wait(tcp::socket::wait_type type);
   template <class Operation>
   sdk::Task<sdk::IoResult> with_deadline(Operation operation);
+  sdk::Task<sdk::IoResult> tls_read(std::span<char> buffer);
+  sdk::Task<sdk::IoResult> tls_write(std::string_view data);
 
   tcp::socket socket_;
-  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<SSL, SslFree> ssl_;
   std::optional<Clock::time_point> deadline_;
   std::string replay_;
+  bool send_closed_ = false;
 };
 
 }  // namespace postern::kernel
