@@ -2,6 +2,8 @@
 //
 // Exit status: 0 after a clean shutdown (or a valid --check), 1 for an
 // invalid configuration or a fatal startup error, 2 for a usage error.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -59,6 +61,12 @@ int main(int argc, char** argv) {
   }
   // Writes to a peer that went away must fail with EPIPE, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Every bridged session holds two sockets: allow as many descriptors as the
+  // hard limit permits (the soft default of 1024 caps a proxy at ~500 sessions).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   WorkerPool blocking_pool(blocking_workers);
   KernelHostFactory hosts(blocking_pool);

@@ -103,10 +103,12 @@ class InputBuffer {
     data_.clear();
     start_ = 0;
   }
-  // Moves out the unconsumed bytes (the residual for the bridge).
+  // Moves out the unconsumed bytes (the residual for the bridge) and gives
+  // the buffer's memory back: a bridged session may stay idle for hours.
   std::string take_residual() {
     std::string rest(view());
-    discard();
+    std::string().swap(data_);
+    start_ = 0;
     return rest;
   }
   std::size_t capacity_limit() const noexcept { return max_buffered_; }
