@@ -117,9 +117,9 @@ sdk::Task<void> ClientSession::run() {
         try {
           std::rethrow_exception(failure);
         } catch (const boost::system::system_error& e) {
-          logger_.debug(fmt::format("session ended: {}", e.code().message()));
+          logger_.logf(sdk::LogLevel::debug, "session ended: {}", e.code().message());
         } catch (const std::exception& e) {
-          logger_.error(fmt::format("protocol handler failed: {}", e.what()));
+          logger_.logf(sdk::LogLevel::error, "protocol handler failed: {}", e.what());
         } catch (...) {
           logger_.error("protocol handler failed with an unknown exception");
         }
@@ -157,7 +157,7 @@ sdk::Task<bool> ClientSession::read_proxy_header() {
         logger_.debug("no PROXY header within the optional window; using the TCP addresses");
         co_return true;
       }
-      logger_.debug(fmt::format("connection ended while reading the PROXY header: {}", r.error.message()));
+      logger_.logf(sdk::LogLevel::debug, "connection ended while reading the PROXY header: {}", r.error.message());
       co_return false;
     }
     received.append(chunk.data(), r.bytes);
@@ -186,7 +186,7 @@ sdk::Task<bool> ClientSession::read_proxy_header() {
         client_.push_back_input(std::move(received));
         co_return true;
       case ProxyHeaderParser::Status::malformed:
-        logger_.warn(fmt::format("malformed PROXY header: {}; closing", result.error));
+        logger_.logf(sdk::LogLevel::warn, "malformed PROXY header: {}; closing", result.error);
         co_return false;
     }
   }
@@ -203,11 +203,11 @@ sdk::Task<sdk::Outcome> ClientSession::start_client_tls() {
   if (client_.secure()) co_return sdk::Outcome::fail(sdk::Failure::internal, "client leg is already TLS");
   const std::error_code ec = co_await client_.handshake(context_->server_tls->front(), /*server=*/true);
   if (ec) {
-    logger_.debug(fmt::format("client TLS handshake failed: {}", ec.message()));
+    logger_.logf(sdk::LogLevel::debug, "client TLS handshake failed: {}", ec.message());
     co_return sdk::Outcome::fail(sdk::Failure::tls, ec.message());
   }
   if (logger_.enabled(sdk::LogLevel::debug)) {
-    logger_.debug(fmt::format("tls connection {}", tls_session_summary(client_.native_tls())));
+    logger_.logf(sdk::LogLevel::debug, "tls connection {}", tls_session_summary(client_.native_tls()));
   }
   co_return sdk::Outcome::ok();
 }
@@ -218,18 +218,21 @@ sdk::Task<sdk::Route> ClientSession::route(std::string_view identifier) {
   client_.set_deadline(std::nullopt);
   sdk::Route route = co_await context_->router->resolve(identifier, {&logger_, true});
   if (route.outcome) {
-    logger_.debug(fmt::format("routing decision: destination {}", route.destination));
+    logger_.logf(sdk::LogLevel::debug, "routing decision: destination {}", route.destination);
     // An operator's hold on this account (cutover in progress).
     const auto hold = std::min<Clock::duration>(directory_.hold_remaining(route.identifier, Clock::now()),
                                                 max_login_hold);
     if (hold > Clock::duration::zero()) {
-      logger_.debug(fmt::format("holding login for {} ms",
-                                std::chrono::duration_cast<std::chrono::milliseconds>(hold).count()));
+      logger_.logf(sdk::LogLevel::debug, "holding login for {} ms",
+                                std::chrono::duration_cast<std::chrono::milliseconds>(hold).count());
       asio::steady_timer timer(co_await asio::this_coro::executor, hold);
       co_await timer.async_wait(as_result);
     }
   } else {
-    logger_.debug(fmt::format("routing failed [{}]: {}", sdk::to_string(route.outcome.failure), route.outcome.detail));
+    // Store failures were logged by the router; a forbidden identifier is
+    // worth a warning of its own (it never reaches a backend).
+    logger_.logf(route.outcome.failure == sdk::Failure::identifier ? sdk::LogLevel::warn : sdk::LogLevel::debug,
+                 "routing failed [{}]: {}", sdk::to_string(route.outcome.failure), route.outcome.detail);
   }
   co_return route;
 }
@@ -259,11 +262,11 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_vie
       result.outcome = sdk::Outcome::fail(sdk::Failure::breaker_open,
                                           "destination temporarily marked down after repeated failures");
     } else {
-      if (admission.probe) logger_.info(fmt::format("destination {} half-open: this connection probes it", target->id));
+      if (admission.probe) logger_.logf(sdk::LogLevel::info, "destination {} half-open: this connection probes it", target->id);
       result = co_await connect_with_retries(*target, endpoint->second, handshake);
       if (result.outcome) {
         if (breaker.record_success(admission.probe) == CircuitBreaker::State::closed && admission.probe) {
-          logger_.info(fmt::format("destination {} is back: breaker closed", target->id));
+          logger_.logf(sdk::LogLevel::info, "destination {} is back: breaker closed", target->id);
         }
       } else if (result.outcome.failure == sdk::Failure::config || result.outcome.failure == sdk::Failure::loop) {
         // Configuration errors say nothing about the destination's health.
@@ -273,20 +276,20 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_vie
         const auto state = breaker.record_failure(admission.probe, stage, tcp_peer_, Clock::now());
         if (state == CircuitBreaker::State::open) {
           const auto snapshot = breaker.snapshot(Clock::now());
-          logger_.warn(fmt::format("destination {} marked down for {} ms [breaker_open]: {} consecutive failures from "
+          logger_.logf(sdk::LogLevel::warn, "destination {} marked down for {} ms [breaker_open]: {} consecutive failures from "
                                    "{} client{}{}",
                                    target->id, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   config.server.host_down_cooldown).count(),
                                    snapshot.consecutive_failures, snapshot.failure_sources,
                                    snapshot.failure_sources == 1 ? "" : "s",
-                                   snapshot.host_level_failure ? ", all at the connect stage" : ""));
+                                   snapshot.host_level_failure ? ", all at the connect stage" : "");
         }
       }
     }
   }
   if (!result.outcome) {
-    logger_.warn(fmt::format("backend unavailable [{}]: destination {}: {}", sdk::to_string(result.outcome.failure),
-                             destination, result.outcome.detail));
+    logger_.logf(sdk::LogLevel::warn, "backend unavailable [{}]: destination {}: {}", sdk::to_string(result.outcome.failure),
+                             destination, result.outcome.detail);
   }
   co_return result;
 }
@@ -317,8 +320,8 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const Dest
     }
     const bool retry = result.outcome.retryable && attempt < attempts && Clock::now() + retry_pause < deadline;
     if (!retry) break;
-    logger_.debug(fmt::format("retrying backend {} after [{}]: {}", target.id, sdk::to_string(result.outcome.failure),
-                              result.outcome.detail));
+    logger_.logf(sdk::LogLevel::debug, "retrying backend {} after [{}]: {}", target.id, sdk::to_string(result.outcome.failure),
+                              result.outcome.detail);
     asio::steady_timer pause(executor, retry_pause);
     co_await pause.async_wait(as_result);
   }
@@ -423,7 +426,7 @@ void ClientSession::authenticated(std::string_view identifier) {
     registered_as_ = identifier;
     directory_.add(registered_as_, info_.id, close_);
   }
-  logger_.info(fmt::format("authenticated on destination {}", destination_));
+  logger_.logf(sdk::LogLevel::info, "authenticated on destination {}", destination_);
 }
 
 unsigned ClientSession::hops() const noexcept {
@@ -438,11 +441,11 @@ sdk::ForwardInfo ClientSession::forward_info() const {
 void ClientSession::received_ttl(unsigned hops) noexcept {
   if (!info_.trusted_peer) return;  // only a trusted upstream's count means anything
   upstream_ttl_ = hops;
-  logger_.debug(fmt::format("upstream proxy forwarded a TTL of {}", hops));
+  logger_.logf(sdk::LogLevel::debug, "upstream proxy forwarded a TTL of {}", hops);
 }
 
 sdk::Task<void> ClientSession::fail_unavailable(const sdk::Outcome& why, std::string_view reply) {
-  logger_.debug(fmt::format("telling the client the backend is unavailable [{}]", sdk::to_string(why.failure)));
+  logger_.logf(sdk::LogLevel::debug, "telling the client the backend is unavailable [{}]", sdk::to_string(why.failure));
   client_.set_deadline(Clock::now() + farewell_timeout);
   const sdk::IoResult sent = co_await client_.write(reply);
   (void)sent;  // the connection closes either way
@@ -461,9 +464,9 @@ sdk::Task<void> ClientSession::bridge(std::unique_ptr<sdk::Backend> backend, std
                           std::move(backend_residual), context_->config->server.bridge_idle);
   connection.socket_stream().close();
   const auto seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  logger_.info(fmt::format("session closed destination={} bytes_to_backend={} bytes_to_client={} secs={:.3f}{}",
+  logger_.logf(sdk::LogLevel::info, "session closed destination={} bytes_to_backend={} bytes_to_client={} secs={:.3f}{}",
                            destination_, stats.bytes_to_backend, stats.bytes_to_client, seconds,
-                           stats.idle_timeout ? " reason=bridge_idle" : ""));
+                           stats.idle_timeout ? " reason=bridge_idle" : "");
 }
 
 }  // namespace postern::kernel

@@ -15,10 +15,7 @@ void SessionLogger::set_context(const sdk::SessionInfo& info) noexcept {
   rebuild();
 }
 
-void SessionLogger::set_phase(sdk::Phase phase) noexcept {
-  phase_ = phase;
-  rebuild();
-}
+void SessionLogger::set_phase(sdk::Phase phase) noexcept { phase_ = phase; }
 
 void SessionLogger::rebuild() noexcept {
   try {
@@ -32,8 +29,6 @@ void SessionLogger::rebuild() noexcept {
     context += v6 ? "[" + ip + "]" : ip;
     context += ":" + std::to_string(info_.peer.port);
     context += " phase=";
-    context += sdk::to_string(phase_);
-    context += "]";
     context_ = std::move(context);
   } catch (...) {
     // Out of memory: the previous context stays.
@@ -48,8 +43,11 @@ void SessionLogger::log(sdk::LogLevel level, std::string_view message) noexcept 
   const LevelFilter spd_level = log::to_level(level);
   if (!logger_->should_log(spd_level)) return;
   try {
+    // The phase changes often and lines are rare: it is added here rather
+    // than on every phase change.
     std::string line = context_;
-    line += ' ';
+    line += sdk::to_string(phase_);
+    line += "] ";
     line += log::escape_control(message);
     logger_->log(spd_level, spdlog::string_view_t(line.data(), line.size()));
   } catch (...) {

@@ -4,6 +4,8 @@
 // Used from the session's own executor only (not thread-safe).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,7 +28,18 @@ class SessionLogger final : public sdk::Logger {
   void set_context(const sdk::SessionInfo& info) noexcept;
   void set_phase(sdk::Phase phase) noexcept;
   // The bracketed context, without the trailing space.
-  const std::string& context() const noexcept { return context_; }
+  std::string context() const { return context_ + std::string(sdk::to_string(phase_)) + "]"; }
+
+  // Formats only when the level is enabled (most debug lines never are).
+  template <class... Args>
+  void logf(sdk::LogLevel level, fmt::format_string<Args...> format, Args&&... args) noexcept {
+    if (!enabled(level)) return;
+    try {
+      log(level, fmt::format(format, std::forward<Args>(args)...));
+    } catch (...) {
+      // A line that cannot be formatted is lost, never fatal.
+    }
+  }
 
   // postern::sdk::Logger
   bool enabled(sdk::LogLevel level) const noexcept override;
@@ -38,7 +51,7 @@ class SessionLogger final : public sdk::Logger {
   std::shared_ptr<spdlog::logger> logger_;
   sdk::SessionInfo info_;
   sdk::Phase phase_ = sdk::Phase::accept;
-  std::string context_;
+  std::string context_;  // everything up to "phase=", built once per context change
 };
 
 }  // namespace postern::kernel

@@ -182,7 +182,44 @@ sdk::Task<Outcome> BackendLogin::handshake(sdk::Backend& backend) {
     const Outcome learned = co_await command(backend, "CAPABILITY");
     if (!learned) co_return learned;
   }
+
+  if (backend.info().forwarding == sdk::Forwarding::xclient) {
+    // Behaviour contract 5.4: the identity goes only to a backend that
+    // advertises ID (RFC 2971 section 3), judged on the capabilities that
+    // hold on the leg the credentials will use (after STARTTLS).
+    if (!has_capability("ID")) {
+      log_.debug("backend does not advertise ID: the client identity is not forwarded");
+      co_return Outcome::ok();
+    }
+    co_return co_await forward_identity(backend);
+  }
   co_return Outcome::ok();
+}
+
+sdk::Task<Outcome> BackendLogin::forward_identity(sdk::Backend& backend) {
+  constexpr std::string_view tag = "F1";
+  log_.debug("backend: sending F1 ID with the client identity");
+  const sdk::IoResult written =
+      co_await backend.stream().write(sdk::imap_id_command(tag, forward_));
+  if (written.error) {
+    co_return io_failure(written.error, Failure::connect, "while sending ID");
+  }
+  for (unsigned i = 0; i < max_id_lines; ++i) {
+    Outcome failure;
+    const std::optional<std::string> line = co_await read_line(backend, Failure::connect, failure);
+    if (!line) co_return failure;
+    std::string_view text = *line;
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    // Untagged data (the backend's own "* ID ...") is of no use here.
+    const std::optional<std::string_view> rest = tagged_rest(text, tag);
+    if (!rest) continue;
+    // The status does not matter: a backend that does not trust us with
+    // the identity still serves the login, with its own view of the peer.
+    if (!is_ok(*rest)) log_.debug("backend did not accept ID: " + printable(text));
+    co_return Outcome::ok();
+  }
+  co_return Outcome::fail(
+      Failure::protocol, "no tagged reply to ID within " + std::to_string(max_id_lines) + " lines");
 }
 
 sdk::Task<BackendLogin::Result> BackendLogin::replay(sdk::Backend& backend, std::string_view tag,

@@ -7,8 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include <postern/sdk/forwarding.hpp>
 #include <postern/sdk/io.hpp>
 #include <postern/sdk/log.hpp>
 #include <postern/sdk/protocol.hpp>
@@ -23,11 +25,16 @@ class BackendLogin {
  public:
   static constexpr std::size_t max_line = 64 * 1024;  // per backend line
   static constexpr unsigned max_lines = 64;           // per exchange
+  static constexpr unsigned max_id_lines = 16;        // to the ID command's tagged reply
 
-  explicit BackendLogin(sdk::Logger& log) : log_(log) {}
+  // `forward` is what an xclient destination is told about the client.
+  BackendLogin(sdk::Logger& log, sdk::ForwardInfo forward)
+      : log_(log), forward_(std::move(forward)) {}
 
   // The sdk::BackendHandshake: reads the greeting, learns the capabilities,
-  // and on a STARTTLS endpoint upgrades the leg and learns them again.
+  // on a STARTTLS endpoint upgrades the leg and learns them again, and on a
+  // destination with Forwarding::xclient sends the client's identity with
+  // IMAP ID when the backend advertises it.
   sdk::Task<sdk::Outcome> handshake(sdk::Backend& backend);
 
   struct Result {
@@ -55,8 +62,11 @@ class BackendLogin {
   // from untagged CAPABILITY data; fails unless the reply is OK.
   sdk::Task<sdk::Outcome> command(sdk::Backend& backend, std::string_view verb);
   void learn_capabilities(std::string_view list);
+  // Sends "F1 ID (...)" and reads to its tagged reply, whatever its status.
+  sdk::Task<sdk::Outcome> forward_identity(sdk::Backend& backend);
 
   sdk::Logger& log_;
+  sdk::ForwardInfo forward_;
   sdk::InputBuffer in_{max_line};
   std::vector<std::string> capabilities_;  // upper-case tokens
   unsigned next_tag_ = 1;

@@ -34,7 +34,41 @@ bool is_tag_char(char c) noexcept {
   return std::string_view("(){%*\"\\+").find(c) == std::string_view::npos;
 }
 
+bool is_nil_atom(const Argument& argument) noexcept {
+  return argument.kind == ArgumentKind::atom && iequals(argument.value, "NIL");
+}
+
+// RFC 9051 section 9: string = quoted / literal (an atom is not a string;
+// the parser gives "" its own kind).
+bool is_id_string(const Argument& argument) noexcept {
+  return argument.kind == ArgumentKind::quoted || argument.kind == ArgumentKind::literal ||
+         argument.kind == ArgumentKind::nil;
+}
+
 }  // namespace
+
+std::optional<IdFields> id_fields(const std::vector<Argument>& arguments) {
+  constexpr std::size_t max_pairs = 30;
+  constexpr std::size_t max_field = 30;
+  constexpr std::size_t max_value = 1024;
+  if (arguments.size() == 1 && is_nil_atom(arguments.front())) return IdFields{};
+  if (arguments.size() < 2 || arguments.front().kind != ArgumentKind::list_begin ||
+      arguments.back().kind != ArgumentKind::list_end) {
+    return std::nullopt;
+  }
+  const std::size_t inner = arguments.size() - 2;
+  if (inner % 2 != 0 || inner / 2 > max_pairs) return std::nullopt;
+  IdFields fields;
+  for (std::size_t i = 1; i + 1 < arguments.size(); i += 2) {
+    const Argument& field = arguments[i];
+    const Argument& value = arguments[i + 1];
+    if (!is_id_string(field) || field.value.size() > max_field) return std::nullopt;
+    if (is_nil_atom(value)) continue;
+    if (!is_id_string(value) || value.value.size() > max_value) return std::nullopt;
+    fields.emplace_back(field.value, value.value);
+  }
+  return fields;
+}
 
 void Command::wipe() noexcept {
   for (Argument& argument : arguments) overwrite(argument.value);

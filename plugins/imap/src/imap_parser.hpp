@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace postern::imap {
@@ -126,5 +128,15 @@ class CommandParser {
   bool literal_digits_ = false;
   std::uint64_t literal_remaining_ = 0;
 };
+
+// The field-value pairs of an ID command (RFC 2971 section 4):
+//   id = "ID" SP id_params_list
+//   id_params_list = "(" #(string SP nstring) ")" / nil
+// "NIL" (or an empty list) gives no pairs; a pair whose value is NIL is left
+// out. nullopt for anything else: a missing or unbalanced list, an odd
+// count, a non-string, or more than RFC 2971 section 3.3 allows (30 pairs,
+// 30-octet field names, 1024-octet values). The caller ignores such data.
+using IdFields = std::vector<std::pair<std::string, std::string>>;
+std::optional<IdFields> id_fields(const std::vector<Argument>& arguments);
 
 }  // namespace postern::imap

@@ -10,6 +10,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <postern/sdk/forwarding.hpp>
 #include <postern/sdk/sasl.hpp>
 
 #include "imap_backend.hpp"
@@ -88,7 +89,12 @@ class ImapSession {
   // Sends a rejection; a counted one may end the session (RFC 9051 leaves
   // the limit to the server; here it is the listener's max_auth_attempts).
   sdk::Task<Verdict> reject(std::string reply, bool counted);
-  sdk::Task<void> unavailable(std::string_view tag);
+  // Postern difference 7: an upstream proxy in proxy_trusted tells the hop
+  // count it left with IMAP ID; anyone else's ID data is not kept.
+  void received_id(const Command& command);
+  // Tells the client no backend can serve it now (behaviour contract 6.1);
+  // the session ends after it.
+  sdk::Task<void> unavailable(std::string_view tag, const sdk::Outcome& why);
   void log_read_end(const std::error_code& error);
 
   bool secure() const noexcept { return session_.client().secure(); }
@@ -193,8 +199,8 @@ sdk::Task<ImapSession::Verdict> ImapSession::dispatch(Command& command,
   }
   if (name == "NOOP") co_return co_await reply_and_continue(tag + " OK NOOP completed.\r\n");
   if (name == "ID") {
-    // RFC 2971 section 3.1: the server may answer NIL; the client's ID data
-    // is not kept.
+    received_id(command);
+    // RFC 2971 section 3.1: the server may answer NIL.
     const std::string reply = "* ID NIL\r\n" + tag + " OK ID completed.\r\n";
     co_return co_await reply_and_continue(reply);
   }
@@ -364,32 +370,31 @@ sdk::Task<ImapSession::Verdict> ImapSession::reject_response(const std::string& 
 sdk::Task<bool> ImapSession::log_in(Login& login) {
   session_.set_phase(Phase::route);
   const sdk::Route route = co_await session_.route(login.credentials.identifier);
+  // Routing and connection failures are logged by the kernel, with their
+  // category; only what the kernel cannot see is logged here.
   if (!route.outcome) {
-    log_.warn("no route: " + std::string(sdk::to_string(route.outcome.failure)) + ": " +
-              route.outcome.detail);
-    co_await unavailable(login.tag);
+    co_await unavailable(login.tag, route.outcome);
     co_return false;
   }
 
   session_.set_phase(Phase::backend_connect);
-  BackendLogin backend_login(log_);
+  BackendLogin backend_login(log_, session_.forward_info());
   sdk::BackendHandshake handshake = [&backend_login](sdk::Backend& backend) {
     return backend_login.handshake(backend);
   };
   sdk::BackendConnection connection =
       co_await session_.connect_backend(route.destination, std::move(handshake));
   if (!connection.backend) {
-    log_.warn("backend unavailable: " + std::string(sdk::to_string(connection.outcome.failure)) +
-              ": " + connection.outcome.detail);
-    co_await unavailable(login.tag);
+    co_await unavailable(login.tag, connection.outcome);
     co_return false;
   }
   sdk::Backend& backend = *connection.backend;
   // Behaviour contract 5.7: the last check before a password is written.
   if (!backend.may_send_credentials()) {
-    log_.warn(std::string(sdk::to_string(sdk::Failure::plaintext)) +
-              ": refusing to send credentials over an unencrypted backend leg");
-    co_await unavailable(login.tag);
+    const sdk::Outcome refused = sdk::Outcome::fail(
+        sdk::Failure::plaintext, "refusing to send credentials over an unencrypted backend leg");
+    log_.warn("backend unavailable [plaintext]: " + refused.detail);
+    co_await unavailable(login.tag, refused);
     co_return false;
   }
 
@@ -416,9 +421,10 @@ sdk::Task<bool> ImapSession::log_in(Login& login) {
     case BackendLogin::Result::Status::failed:
       break;
   }
-  log_.warn("backend login failed: " + std::string(sdk::to_string(result.outcome.failure)) + ": " +
-            result.outcome.detail);
-  co_await unavailable(login.tag);
+  connection.backend.reset();
+  log_.warn("backend login failed [" + std::string(sdk::to_string(result.outcome.failure)) +
+            "]: " + result.outcome.detail);
+  co_await unavailable(login.tag, result.outcome);
   co_return false;
 }
 
@@ -447,8 +453,21 @@ sdk::Task<ImapSession::Verdict> ImapSession::reject(std::string reply, bool coun
   co_return Verdict::close;
 }
 
-sdk::Task<void> ImapSession::unavailable(std::string_view tag) {
-  co_await send(std::string(tag) + " NO [UNAVAILABLE] backend unavailable\r\n");
+sdk::Task<void> ImapSession::unavailable(std::string_view tag, const sdk::Outcome& why) {
+  const std::string reply = std::string(tag) + " NO [UNAVAILABLE] backend unavailable\r\n";
+  co_await session_.fail_unavailable(why, reply);
+}
+
+void ImapSession::received_id(const Command& command) {
+  if (!session_.info().trusted_peer) return;
+  const std::optional<IdFields> fields = id_fields(command.arguments);
+  if (!fields) {
+    log_.debug("ignoring a malformed ID parameter list from a trusted peer");
+    return;
+  }
+  if (const std::optional<unsigned> ttl = sdk::ttl_from_imap_id(*fields)) {
+    session_.received_ttl(*ttl);
+  }
 }
 
 void ImapSession::log_read_end(const std::error_code& error) {

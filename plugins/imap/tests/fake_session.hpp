@@ -52,19 +52,24 @@ class FakeLogger final : public sdk::Logger {
 };
 
 // Hands out the scripted chunks in order (a chunk larger than the reader's
-// buffer is handed out in parts), then end of stream; records every write.
+// buffer is handed out in parts), then fails reads with `end` (end of stream
+// by default); records every write. Once closed, every operation fails.
 class FakeStream final : public sdk::Stream {
  public:
-  FakeStream(std::deque<std::string> script, std::string& written, Faults& faults, bool secure)
-      : script_(std::move(script)), written_(written), faults_(faults), secure_(secure) {}
+  FakeStream(std::deque<std::string> script, std::string& written, Faults& faults, bool secure,
+             std::errc end = std::errc::connection_aborted)
+      : script_(std::move(script)),
+        written_(written),
+        faults_(faults),
+        secure_(secure),
+        end_(end) {}
 
   sdk::Task<sdk::IoResult> read_some(std::span<char> buffer) override {
+    if (closed_) co_return sdk::IoResult{std::make_error_code(std::errc::bad_file_descriptor), 0};
     if (faults_.hit()) {
       co_return sdk::IoResult{std::make_error_code(std::errc::connection_reset), 0};
     }
-    if (script_.empty()) {
-      co_return sdk::IoResult{std::make_error_code(std::errc::connection_aborted), 0};
-    }
+    if (script_.empty()) co_return sdk::IoResult{std::make_error_code(end_), 0};
     std::string& chunk = script_.front();
     const std::size_t n = std::min(chunk.size(), buffer.size());
     std::memcpy(buffer.data(), chunk.data(), n);
@@ -74,6 +79,7 @@ class FakeStream final : public sdk::Stream {
   }
 
   sdk::Task<sdk::IoResult> write(std::string_view data) override {
+    if (closed_) co_return sdk::IoResult{std::make_error_code(std::errc::bad_file_descriptor), 0};
     if (faults_.hit()) co_return sdk::IoResult{std::make_error_code(std::errc::broken_pipe), 0};
     written_.append(data);
     co_return sdk::IoResult{{}, data.size()};
@@ -81,12 +87,16 @@ class FakeStream final : public sdk::Stream {
 
   bool secure() const noexcept override { return secure_; }
   void set_secure() noexcept { secure_ = true; }
+  void close() noexcept { closed_ = true; }
+  bool closed() const noexcept { return closed_; }
 
  private:
   std::deque<std::string> script_;
   std::string& written_;
   Faults& faults_;
   bool secure_;
+  std::errc end_;
+  bool closed_ = false;
 };
 
 // What one backend connection will say, and what it was told.
@@ -94,6 +104,9 @@ struct BackendScript {
   std::deque<std::string> replies;
   sdk::BackendInfo info{"default", "backend.test", 993, sdk::TlsMode::implicit, false};
   bool may_send_credentials = true;
+  // How reads fail once the replies are used up (timed_out: the kernel's
+  // backend deadline).
+  std::errc end = std::errc::connection_aborted;
   // Filled in while the session runs.
   std::string written;
   bool tls_started = false;
@@ -105,8 +118,8 @@ class FakeBackend final : public sdk::Backend {
   FakeBackend(BackendScript& script, Faults& faults)
       : script_(script),
         faults_(faults),
-        stream_(script.replies, script.written, faults, script.info.tls == sdk::TlsMode::implicit) {
-  }
+        stream_(script.replies, script.written, faults, script.info.tls == sdk::TlsMode::implicit,
+                script.end) {}
 
   sdk::Stream& stream() noexcept override { return stream_; }
   const sdk::BackendInfo& info() const noexcept override { return script_.info; }
@@ -168,6 +181,7 @@ class FakeSession final : public sdk::Session {
     }
     auto backend = std::make_unique<FakeBackend>(backends_[next_backend_++], faults);
     connection.outcome = co_await handshake(*backend);
+    handshakes.push_back(connection.outcome);
     if (connection.outcome) connection.backend = std::move(backend);
     co_return connection;
   }
@@ -176,10 +190,12 @@ class FakeSession final : public sdk::Session {
   }
   sdk::ForwardInfo forward_info() const override { return forward; }
   void received_ttl(unsigned hops) noexcept override { received_ttls.push_back(hops); }
+  // Like the kernel's: the reply, then the client leg is closed.
   sdk::Task<void> fail_unavailable(const sdk::Outcome& why, std::string_view reply) override {
-    unavailable.push_back(why.failure);
+    unavailable.push_back(why);
     const sdk::IoResult sent = co_await client_.write(reply);
     (void)sent;
+    client_.close();
   }
   sdk::Task<void> bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
                          std::string backend_residual) override {
@@ -191,6 +207,7 @@ class FakeSession final : public sdk::Session {
   }
 
   BackendScript& backend(std::size_t i) { return backends_.at(i); }
+  bool client_closed() const noexcept { return client_.closed(); }
   std::size_t backends_used() const { return next_backend_; }
 
   // Recorded while serve() runs.
@@ -202,7 +219,9 @@ class FakeSession final : public sdk::Session {
   std::vector<std::string> destinations;
   std::vector<std::string> authenticated_as;
   std::vector<unsigned> received_ttls;
-  std::vector<sdk::Failure> unavailable;
+  // Every fail_unavailable() call, and the outcome of every handshake run.
+  std::vector<sdk::Outcome> unavailable;
+  std::vector<sdk::Outcome> handshakes;
   sdk::ForwardInfo forward{{"203.0.113.7", 51234}, {"192.0.2.1", 143}, "P1", 6, false};
   unsigned client_tls_handshakes = 0;
   bool bridged = false;

@@ -1,5 +1,6 @@
 #include "imap_parser.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -307,6 +308,56 @@ TEST(ImapParser, HandlesEveryByteValueWithoutCrashing) {
       EXPECT_EQ(whole, run(input, 1)) << "byte " << b << " at " << pos;
     }
   }
+}
+
+// --- ID parameter lists (RFC 2971) ---
+
+// The ID fields of one complete command line, or nullopt.
+std::optional<IdFields> fields_of(std::string_view line) {
+  CommandParser parser;
+  const ParseEvent event = parser.feed(line);
+  EXPECT_EQ(event.kind, ParseEvent::Kind::command) << line;
+  return id_fields(parser.take_command().arguments);
+}
+
+TEST(ImapIdFields, ReadsPairsOfStrings) {
+  const auto fields = fields_of("a ID (\"name\" \"upstream\" \"x-proxy-ttl\" {1+}\r\n4)\r\n");
+  ASSERT_TRUE(fields.has_value());
+  EXPECT_EQ(*fields, (IdFields{{"name", "upstream"}, {"x-proxy-ttl", "4"}}));
+}
+
+TEST(ImapIdFields, NilListAndNilValues) {
+  EXPECT_EQ(fields_of("a ID NIL\r\n"), IdFields{});
+  EXPECT_EQ(fields_of("a ID nil\r\n"), IdFields{});
+  EXPECT_EQ(fields_of("a ID ()\r\n"), IdFields{});
+  // A NIL value leaves its field out; "" is an empty string.
+  EXPECT_EQ(fields_of("a ID (\"name\" NIL \"version\" \"\")\r\n"), (IdFields{{"version", ""}}));
+}
+
+TEST(ImapIdFields, MalformedListsAreRefused) {
+  for (const std::string_view line :
+       {"a ID\r\n", "a ID \"name\" \"x\"\r\n", "a ID (\"name\")\r\n",
+        "a ID (\"name\" \"x\" \"version\")\r\n", "a ID (name \"x\")\r\n",
+        "a ID (\"name\" x)\r\n", "a ID (\"name\" \"x\"\r\n", "a ID \"name\" \"x\")\r\n",
+        "a ID (\"name\" (\"x\"))\r\n", "a ID (\"name\" \"x\") extra\r\n", "a ID NIL NIL\r\n",
+        "a ID (NIL \"x\")\r\n"}) {
+    EXPECT_FALSE(fields_of(line).has_value()) << line;
+  }
+}
+
+TEST(ImapIdFields, Rfc2971LimitsAreEnforced) {
+  std::string thirty = "a ID (";
+  for (int i = 0; i < 30; ++i) thirty += "\"f" + std::to_string(i) + "\" \"v\" ";
+  EXPECT_EQ(fields_of(thirty + ")\r\n")->size(), 30u);
+  EXPECT_FALSE(fields_of(thirty + "\"f30\" \"v\")\r\n").has_value());
+
+  const std::string field30(30, 'f');
+  EXPECT_TRUE(fields_of("a ID (\"" + field30 + "\" \"v\")\r\n").has_value());
+  EXPECT_FALSE(fields_of("a ID (\"" + field30 + "f\" \"v\")\r\n").has_value());
+
+  const std::string value1024(1024, 'v');
+  EXPECT_TRUE(fields_of("a ID (\"name\" \"" + value1024 + "\")\r\n").has_value());
+  EXPECT_FALSE(fields_of("a ID (\"name\" \"" + value1024 + "v\")\r\n").has_value());
 }
 
 }  // namespace

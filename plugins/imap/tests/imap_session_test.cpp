@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -62,6 +64,7 @@ struct Scenario {
   ImapSettings settings;
   sdk::TlsMode listener = sdk::TlsMode::implicit;
   unsigned max_auth_attempts = 3;
+  bool trusted_peer = false;
   std::deque<std::string> client;
   std::deque<BackendScript> backends;
   sdk::Outcome route_outcome;
@@ -74,6 +77,7 @@ struct Scenario {
     info.listener_tls = listener;
     info.max_auth_attempts = max_auth_attempts;
     info.jwt_username_claim = "email";
+    info.trusted_peer = trusted_peer;
     auto session =
         std::make_unique<FakeSession>(info, client, listener == sdk::TlsMode::implicit, backends);
     session->faults.fail_at = fail_at;
@@ -88,6 +92,12 @@ struct Scenario {
     return session;
   }
 };
+
+std::size_t warnings(const FakeSession& session) {
+  return static_cast<std::size_t>(std::count_if(
+      session.logger.lines.begin(), session.logger.lines.end(),
+      [](const testing::LogLine& line) { return line.level == sdk::LogLevel::warn; }));
+}
 
 // --- greeting and pre-authentication commands ---
 
@@ -561,7 +571,11 @@ TEST(ImapSession, BackendWithoutStarttlsIsUnavailable) {
   EXPECT_EQ(session->client_written,
             greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
   EXPECT_EQ(session->backend(0).written, "");
-  EXPECT_TRUE(session->logger.contains("backend did not advertise STARTTLS"));
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::protocol);
+  EXPECT_EQ(session->unavailable[0].detail, "backend did not advertise STARTTLS");
+  // Not retryable: another connection to the same backend would not help.
+  EXPECT_FALSE(session->unavailable[0].retryable);
   EXPECT_FALSE(session->bridged);
 }
 
@@ -586,6 +600,11 @@ TEST(ImapSession, RouteFailureIsUnavailable) {
   EXPECT_EQ(session->client_written,
             greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
   EXPECT_TRUE(session->destinations.empty());
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::lookup);
+  EXPECT_TRUE(session->client_closed());
+  // The kernel's router logged it already.
+  EXPECT_EQ(warnings(*session), 0u);
 }
 
 TEST(ImapSession, NoCredentialsOverPlaintextBackendLeg) {
@@ -598,6 +617,11 @@ TEST(ImapSession, NoCredentialsOverPlaintextBackendLeg) {
   EXPECT_EQ(session->client_written,
             greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
   EXPECT_EQ(session->backend(0).written, "");
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::plaintext);
+  // Only the plugin knows of this one: it logs it, once.
+  EXPECT_EQ(warnings(*session), 1u);
+  EXPECT_TRUE(session->logger.contains("[plaintext]"));
 }
 
 TEST(ImapSession, BackendClosingDuringReplayIsUnavailable) {
@@ -608,6 +632,282 @@ TEST(ImapSession, BackendClosingDuringReplayIsUnavailable) {
   EXPECT_EQ(session->client_written,
             greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
   EXPECT_FALSE(session->bridged);
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::connect);
+  EXPECT_EQ(warnings(*session), 1u);
+  EXPECT_TRUE(session->logger.contains("backend login failed [connect]"));
+}
+
+TEST(ImapSession, ConnectFailureGoesThroughFailUnavailable) {
+  Scenario s;
+  // No backend scripted: the fake kernel refuses the connection.
+  s.client = {"a1 LOGIN user secret\r\na2 NOOP\r\n"};
+  const auto session = s.run();
+  EXPECT_EQ(session->client_written,
+            greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::connect);
+  EXPECT_EQ(session->unavailable[0].detail, "connection refused");
+  EXPECT_TRUE(session->client_closed());
+  EXPECT_EQ(session->destinations, std::vector<std::string>{"default"});
+  // connect_backend() logged it with its category; no second warning.
+  EXPECT_EQ(warnings(*session), 0u);
+}
+
+TEST(ImapSession, HandshakeFailureReachesTheClientOnce) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  s.backends = {backend({"* BYE too many connections\r\n"})};
+  const auto session = s.run();
+  EXPECT_EQ(session->client_written,
+            greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
+  ASSERT_EQ(session->unavailable.size(), 1u);
+  EXPECT_EQ(session->unavailable[0].failure, sdk::Failure::greeting);
+  EXPECT_EQ(warnings(*session), 0u);
+}
+
+// --- retryable or not (behaviour contract 5.6) ---
+
+// The outcome of the handshake against one backend that says `replies`.
+sdk::Outcome handshake_outcome(std::deque<std::string> replies,
+                               sdk::TlsMode tls = sdk::TlsMode::implicit,
+                               std::errc end = std::errc::connection_aborted) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  BackendScript script = backend(std::move(replies));
+  script.info.tls = tls;
+  script.end = end;
+  s.backends = {script};
+  const auto session = s.run();
+  EXPECT_EQ(session->handshakes.size(), 1u);
+  return session->handshakes.empty() ? sdk::Outcome::ok() : session->handshakes.front();
+}
+
+TEST(ImapSession, MissingGreetingIsRetryable) {
+  const sdk::Outcome eof = handshake_outcome({});
+  EXPECT_EQ(eof.failure, sdk::Failure::greeting);
+  EXPECT_TRUE(eof.retryable);
+
+  const sdk::Outcome reset =
+      handshake_outcome({}, sdk::TlsMode::implicit, std::errc::connection_reset);
+  EXPECT_EQ(reset.failure, sdk::Failure::greeting);
+  EXPECT_TRUE(reset.retryable);
+
+  const sdk::Outcome timeout = handshake_outcome({}, sdk::TlsMode::implicit, std::errc::timed_out);
+  EXPECT_EQ(timeout.failure, sdk::Failure::timeout);
+  EXPECT_TRUE(timeout.retryable);
+}
+
+TEST(ImapSession, UnacceptableGreetingIsNotRetryable) {
+  for (const std::string bad : {"* BYE busy\r\n", "* PREAUTH logged in\r\n", "hello\r\n"}) {
+    const sdk::Outcome outcome = handshake_outcome({bad});
+    EXPECT_EQ(outcome.failure, sdk::Failure::greeting) << bad;
+    EXPECT_FALSE(outcome.retryable) << bad;
+  }
+}
+
+TEST(ImapSession, LostHandshakeLinesAreRetryable) {
+  // The greeting has no capabilities; the backend goes away (or stalls)
+  // before answering CAPABILITY.
+  const sdk::Outcome eof = handshake_outcome({"* OK hi\r\n"});
+  EXPECT_EQ(eof.failure, sdk::Failure::connect);
+  EXPECT_TRUE(eof.retryable);
+
+  const sdk::Outcome timeout =
+      handshake_outcome({"* OK hi\r\n"}, sdk::TlsMode::implicit, std::errc::timed_out);
+  EXPECT_EQ(timeout.failure, sdk::Failure::timeout);
+  EXPECT_TRUE(timeout.retryable);
+}
+
+TEST(ImapSession, StarttlsProblemsAreNotRetryable) {
+  const sdk::Outcome missing =
+      handshake_outcome({"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"}, sdk::TlsMode::starttls);
+  EXPECT_EQ(missing.failure, sdk::Failure::protocol);
+  EXPECT_FALSE(missing.retryable);
+
+  const sdk::Outcome refused = handshake_outcome(
+      {"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "P1 NO not now\r\n"}, sdk::TlsMode::starttls);
+  EXPECT_EQ(refused.failure, sdk::Failure::protocol);
+  EXPECT_FALSE(refused.retryable);
+}
+
+TEST(ImapSession, BackendTlsFailureKeepsItsOwnFlag) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  BackendScript script = backend({"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "P1 OK go\r\n"});
+  script.info.tls = sdk::TlsMode::starttls;
+  s.backends = {script};
+  // Operations: greeting write, client read, backend read (greeting),
+  // STARTTLS write, backend read (P1 OK), TLS handshake.
+  const auto session = s.run(6);
+  ASSERT_EQ(session->handshakes.size(), 1u);
+  EXPECT_EQ(session->handshakes[0].failure, sdk::Failure::tls);
+  EXPECT_TRUE(session->handshakes[0].retryable);  // as the fake's start_tls() said
+  EXPECT_EQ(session->client_written,
+            greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
+}
+
+// --- client identity forwarding (behaviour contract 5.4) ---
+
+const std::string id_line =
+    "F1 ID (\"x-originating-ip\" \"203.0.113.7\" \"x-originating-port\" \"51234\" "
+    "\"x-connected-ip\" \"192.0.2.1\" \"x-connected-port\" \"143\" \"x-proxy-ttl\" \"6\" "
+    "\"x-session-id\" \"P1\" \"x-client-transport\" \"insecure\")\r\n";
+
+BackendScript forwarding_backend(sdk::Forwarding forwarding, std::deque<std::string> replies) {
+  BackendScript script = backend(std::move(replies));
+  script.info.forwarding = forwarding;
+  return script;
+}
+
+TEST(ImapSession, SendsIdWhenForwardingIsXclientAndIdIsAdvertised) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  s.backends = {forwarding_backend(
+      sdk::Forwarding::xclient,
+      {backend_greeting, "* ID (\"name\" \"Dovecot\")\r\nF1 OK ID completed.\r\n",
+       "a1 OK done\r\n"})};
+  const auto session = s.run();
+  EXPECT_EQ(session->backend(0).written,
+            id_line + "a1 AUTHENTICATE PLAIN " + b64(plain("user", "secret")) + "\r\n");
+  // The backend's ID data is not relayed to the client.
+  EXPECT_EQ(session->client_written, greeting(caps_tls) + "a1 OK done\r\n");
+  EXPECT_TRUE(session->bridged);
+}
+
+TEST(ImapSession, IdFollowsBackendStarttls) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  BackendScript script = forwarding_backend(
+      sdk::Forwarding::xclient,
+      {"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n", "P1 OK Begin TLS\r\n",
+       "* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN ID\r\nP2 OK done\r\n", "f1 OK\r\n",
+       "a1 OK welcome\r\n"});
+  script.info.tls = sdk::TlsMode::starttls;
+  s.backends = {script};
+  const auto session = s.run();
+  EXPECT_TRUE(session->backend(0).tls_started);
+  EXPECT_EQ(session->backend(0).written, "P1 STARTTLS\r\nP2 CAPABILITY\r\n" + id_line +
+                                             "a1 AUTHENTICATE PLAIN " +
+                                             b64(plain("user", "secret")) + "\r\n");
+  EXPECT_TRUE(session->bridged);
+}
+
+TEST(ImapSession, NoIdWhenTheBackendDoesNotAdvertiseIt) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  // ID before TLS does not count: the capabilities after STARTTLS lack it.
+  BackendScript script = forwarding_backend(
+      sdk::Forwarding::xclient,
+      {"* OK [CAPABILITY IMAP4rev1 STARTTLS ID] hi\r\n", "P1 OK Begin TLS\r\n",
+       "* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN\r\nP2 OK done\r\n", "a1 OK welcome\r\n"});
+  script.info.tls = sdk::TlsMode::starttls;
+  s.backends = {script};
+  const auto session = s.run();
+  EXPECT_EQ(session->backend(0).written, "P1 STARTTLS\r\nP2 CAPABILITY\r\na1 AUTHENTICATE PLAIN " +
+                                             b64(plain("user", "secret")) + "\r\n");
+  EXPECT_TRUE(session->logger.contains("does not advertise ID"));
+  EXPECT_TRUE(session->bridged);
+}
+
+TEST(ImapSession, NoIdUnlessForwardingIsXclient) {
+  for (const sdk::Forwarding forwarding : {sdk::Forwarding::proxy, sdk::Forwarding::none}) {
+    Scenario s;
+    s.client = {"a1 LOGIN user secret\r\n"};
+    s.backends = {forwarding_backend(forwarding, {backend_greeting, "a1 OK done\r\n"})};
+    const auto session = s.run();
+    EXPECT_EQ(session->backend(0).written,
+              "a1 AUTHENTICATE PLAIN " + b64(plain("user", "secret")) + "\r\n");
+    EXPECT_TRUE(session->bridged);
+  }
+}
+
+TEST(ImapSession, RefusedIdDoesNotStopTheLogin) {
+  Scenario s;
+  s.client = {"a1 LOGIN user secret\r\n"};
+  s.backends = {forwarding_backend(
+      sdk::Forwarding::xclient, {backend_greeting, "  F1 NO not trusted\r\n", "a1 OK done\r\n"})};
+  const auto session = s.run();
+  EXPECT_EQ(session->backend(0).written,
+            id_line + "a1 AUTHENTICATE PLAIN " + b64(plain("user", "secret")) + "\r\n");
+  EXPECT_TRUE(session->logger.contains("backend did not accept ID: F1 NO not trusted"));
+  EXPECT_TRUE(session->bridged);
+}
+
+TEST(ImapSession, IdWithoutTaggedReplyWithin16LinesFails) {
+  std::string untagged;
+  for (int i = 0; i < 16; ++i) untagged += "* OK noise\r\n";
+  {
+    Scenario s;
+    s.client = {"a1 LOGIN user secret\r\n"};
+    s.backends = {forwarding_backend(sdk::Forwarding::xclient,
+                                     {backend_greeting, untagged + "F1 OK late\r\n"})};
+    const auto session = s.run();
+    EXPECT_EQ(session->backend(0).written, id_line);
+    EXPECT_EQ(session->client_written,
+              greeting(caps_tls) + "a1 NO [UNAVAILABLE] backend unavailable\r\n");
+    ASSERT_EQ(session->handshakes.size(), 1u);
+    EXPECT_EQ(session->handshakes[0].failure, sdk::Failure::protocol);
+    EXPECT_FALSE(session->handshakes[0].retryable);
+    EXPECT_FALSE(session->bridged);
+  }
+  {
+    // Fifteen untagged lines and the reply: within the limit.
+    Scenario s;
+    s.client = {"a1 LOGIN user secret\r\n"};
+    s.backends = {forwarding_backend(
+        sdk::Forwarding::xclient,
+        {backend_greeting, untagged.substr(std::string("* OK noise\r\n").size()) + "F1 OK\r\n",
+         "a1 OK done\r\n"})};
+    const auto session = s.run();
+    EXPECT_TRUE(session->bridged);
+  }
+}
+
+TEST(ImapSession, BackendClosingAfterIdIsRetryable) {
+  const auto outcome = [] {
+    Scenario s;
+    s.client = {"a1 LOGIN user secret\r\n"};
+    s.backends = {forwarding_backend(sdk::Forwarding::xclient, {backend_greeting})};
+    return s.run();
+  }();
+  ASSERT_EQ(outcome->handshakes.size(), 1u);
+  EXPECT_EQ(outcome->handshakes[0].failure, sdk::Failure::connect);
+  EXPECT_TRUE(outcome->handshakes[0].retryable);
+}
+
+// --- a hop count from an upstream proxy (Postern difference 7) ---
+
+TEST(ImapSession, TrustedPeerIdTtlIsPassedToTheKernel) {
+  Scenario s;
+  s.trusted_peer = true;
+  s.client = {"a ID (\"name\" \"postern\" \"X-Proxy-TTL\" \"4\")\r\nb NOOP\r\n"};
+  const auto session = s.run();
+  EXPECT_EQ(session->received_ttls, std::vector<unsigned>{4});
+  EXPECT_EQ(session->client_written,
+            greeting(caps_tls) + "* ID NIL\r\na OK ID completed.\r\nb OK NOOP completed.\r\n");
+}
+
+TEST(ImapSession, UntrustedPeerIdIsIgnored) {
+  Scenario s;
+  s.client = {"a ID (\"x-proxy-ttl\" \"4\")\r\n"};
+  const auto session = s.run();
+  EXPECT_TRUE(session->received_ttls.empty());
+  EXPECT_EQ(session->client_written, greeting(caps_tls) + "* ID NIL\r\na OK ID completed.\r\n");
+}
+
+TEST(ImapSession, TrustedPeerIdWithoutAUsableTtlIsIgnored) {
+  Scenario s;
+  s.trusted_peer = true;
+  s.client = {"a ID NIL\r\n", "b ID (\"x-proxy-ttl\")\r\n", "c ID (\"x-proxy-ttl\" \"many\")\r\n",
+              "d ID (\"x-proxy-ttl\" NIL)\r\n", "e ID (x-proxy-ttl 4)\r\n", "f ID\r\n"};
+  const auto session = s.run();
+  EXPECT_TRUE(session->received_ttls.empty());
+  std::string expected = greeting(caps_tls);
+  for (const char* tag : {"a", "b", "c", "d", "e", "f"}) {
+    expected += "* ID NIL\r\n" + std::string(tag) + " OK ID completed.\r\n";
+  }
+  EXPECT_EQ(session->client_written, expected);
 }
 
 // --- secrets and fault injection ---
@@ -626,12 +926,15 @@ struct Secrets {
 
 // A session that touches every path that carries a secret: STARTTLS, a
 // literal LOGIN, a refused login, AUTHENTICATE with a continuation, backend
-// STARTTLS, capability discovery, replay by continuation, the bridge.
+// STARTTLS, capability discovery, replay by continuation, the bridge; and
+// an upstream's ID and the ID sent to an xclient backend.
 Scenario full_scenario() {
   Scenario s;
   s.listener = sdk::TlsMode::starttls;
+  s.trusted_peer = true;
   s.client = {"s STARTTLS\r\n",
               "c CAPABILITY\r\n",
+              "i ID (\"x-proxy-ttl\" \"5\")\r\n",
               "a1 LOGIN {16}\r\n",
               "user@example.com {14}\r\n",
               "Wr0ng-Passw0rd\r\n",
@@ -645,8 +948,9 @@ Scenario full_scenario() {
   first.info.tls = sdk::TlsMode::starttls;
   BackendScript second = backend({"* OK hi\r\n", "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nP1 OK\r\n",
                                   "+ \r\n", "a2 NO [AUTHENTICATIONFAILED] no\r\n"});
-  BackendScript third =
-      backend({"* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n", "a3 OK welcome\r\n* 2 EXISTS\r\n"});
+  BackendScript third = backend({"* OK [CAPABILITY IMAP4rev1 LITERAL+ ID] hi\r\n", "F1 OK\r\n",
+                                 "a3 OK welcome\r\n* 2 EXISTS\r\n"});
+  third.info.forwarding = sdk::Forwarding::xclient;
   s.backends = {first, second, third};
   return s;
 }
@@ -666,12 +970,14 @@ TEST(ImapSession, FullScenarioRunsToTheBridge) {
   EXPECT_EQ(session->client_written, greeting(caps_starttls) +
                                          "s OK Begin TLS negotiation now.\r\n" + "* CAPABILITY " +
                                          caps_tls + "\r\nc OK CAPABILITY completed.\r\n" +
+                                         "* ID NIL\r\ni OK ID completed.\r\n"
                                          "+ Ready for 16 bytes.\r\n+ Ready for 14 bytes.\r\n"
                                          "a1 NO [AUTHENTICATIONFAILED] no\r\n"
                                          "+ \r\na2 NO [AUTHENTICATIONFAILED] no\r\n"
                                          "+ UGFzc3dvcmQ6\r\na3 OK welcome\r\n");
   EXPECT_EQ(session->backend(2).written,
-            "a3 LOGIN {16+}\r\nuser@example.com {14+}\r\nL0gin-Passw0rd\r\n");
+            id_line + "a3 LOGIN {16+}\r\nuser@example.com {14+}\r\nL0gin-Passw0rd\r\n");
+  EXPECT_EQ(session->received_ttls, std::vector<unsigned>{5});
   EXPECT_TRUE(session->bridged);
   EXPECT_EQ(session->bridge_client_residual, "a4 NOOP\r\n");
   EXPECT_EQ(session->bridge_backend_residual, "* 2 EXISTS\r\n");
