@@ -337,21 +337,30 @@ sdk::Task<ClientSession::Attempt> ClientSession::establish(const DestinationConf
   auto executor = co_await asio::this_coro::executor;
 
   // DNS at connect time, so a moved backend is followed without a restart.
-  tcp::resolver resolver(executor);
-  auto resolved = co_await until(
-      deadline, resolver.async_resolve(destination.host, std::to_string(endpoint.port), as_result));
-  if (!resolved) co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "DNS resolution timed out", true), false};
-  auto [resolve_error, endpoints] = *resolved;
-  if (resolve_error) {
-    co_return Attempt{sdk::Outcome::fail(sdk::Failure::connect,
-                                 fmt::format("cannot resolve {}: {}", destination.host, resolve_error.message()),
-                                 resolve_error != asio::error::host_not_found), false};
+  // An IP literal needs no resolver (whose lookups run on a helper thread).
+  std::vector<tcp::endpoint> targets;
+  boost::system::error_code literal_error;
+  const auto literal = asio::ip::make_address(destination.host, literal_error);
+  if (!literal_error) {
+    targets.emplace_back(literal, endpoint.port);
+  } else {
+    tcp::resolver resolver(executor);
+    auto resolved = co_await until(
+        deadline, resolver.async_resolve(destination.host, std::to_string(endpoint.port), as_result));
+    if (!resolved) co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "DNS resolution timed out", true), false};
+    auto [resolve_error, results] = *resolved;
+    if (resolve_error) {
+      co_return Attempt{sdk::Outcome::fail(sdk::Failure::connect,
+                                           fmt::format("cannot resolve {}: {}", destination.host, resolve_error.message()),
+                                           resolve_error != asio::error::host_not_found),
+                        false};
+    }
+    for (const auto& entry : results) targets.push_back(entry.endpoint());
   }
 
   std::string last_error = "no address to connect to";
   bool connected = false;
-  for (const auto& entry : endpoints) {
-    const tcp::endpoint target = entry.endpoint();
+  for (const tcp::endpoint& target : targets) {
     if (context_->is_own_listener(target)) {
       co_return Attempt{sdk::Outcome::fail(sdk::Failure::loop,
                                            fmt::format("proxying loop: {}:{} is one of our own listeners",
