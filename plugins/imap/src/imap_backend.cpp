@@ -109,7 +109,7 @@ sdk::Task<std::optional<std::string>> BackendLogin::read_line(sdk::Backend& back
 sdk::Task<Outcome> BackendLogin::command(sdk::Backend& backend, std::string_view verb) {
   const std::string tag = "P" + std::to_string(next_tag_++);
   const std::string request = tag + " " + std::string(verb) + "\r\n";
-  log_.trace("backend: sending " + tag + " " + std::string(verb));
+  log_.write(sdk::LogLevel::trace, "backend: sending ", tag, " ", verb);
   const sdk::IoResult written = co_await backend.stream().write(request);
   if (written.error) {
     co_return io_failure(written.error, Failure::connect, "while sending a command");
@@ -147,7 +147,7 @@ sdk::Task<Outcome> BackendLogin::handshake(sdk::Backend& backend) {
   const std::optional<std::string> greeting =
       co_await read_line(backend, Failure::greeting, failure);
   if (!greeting) co_return failure;
-  log_.debug("backend greeting: " + printable(*greeting));
+  if (log_.enabled(sdk::LogLevel::debug)) log_.debug("backend greeting: " + printable(*greeting));
   // RFC 9051 section 7.1: the greeting is OK (not authenticated), PREAUTH
   // (already authenticated: no place for our login) or BYE (refused).
   const std::vector<std::string_view> words = split_words(*greeting);
@@ -215,7 +215,7 @@ sdk::Task<Outcome> BackendLogin::forward_identity(sdk::Backend& backend) {
     if (!rest) continue;
     // The status does not matter: a backend that does not trust us with
     // the identity still serves the login, with its own view of the peer.
-    if (!is_ok(*rest)) log_.debug("backend did not accept ID: " + printable(text));
+    if (!is_ok(*rest) && log_.enabled(sdk::LogLevel::debug)) log_.debug("backend did not accept ID: " + printable(text));
     co_return Outcome::ok();
   }
   co_return Outcome::fail(
@@ -256,8 +256,8 @@ sdk::Task<BackendLogin::Result> BackendLogin::replay(sdk::Backend& backend, std:
       pieces.lines.push_back(joined({credentials.username, " {", password_size, mark}));
       pieces.lines.push_back(joined({credentials.password, "\r\n"}));
     }
-    log_.debug(std::string("backend: replaying as LOGIN with ") +
-               (non_sync ? "non-synchronizing" : "synchronizing") + " literals");
+    log_.write(sdk::LogLevel::debug, "backend: replaying as LOGIN with ",
+               non_sync ? "non-synchronizing" : "synchronizing", " literals");
   } else {
     const std::string_view name = sasl::mechanism_name(mechanism);
     std::string encoded = sasl::encode_base64(credentials.response);
@@ -265,12 +265,11 @@ sdk::Task<BackendLogin::Result> BackendLogin::replay(sdk::Backend& backend, std:
       // RFC 4959 section 3: "=" stands for an empty initial response.
       pieces.lines.push_back(joined({tag_text, " AUTHENTICATE ", name, " ",
                                      encoded.empty() ? std::string_view("=") : encoded, "\r\n"}));
-      log_.debug("backend: replaying as AUTHENTICATE " + std::string(name) + " with SASL-IR");
+      log_.write(sdk::LogLevel::debug, "backend: replaying as AUTHENTICATE ", name, " with SASL-IR");
     } else {
       pieces.lines.push_back(joined({tag_text, " AUTHENTICATE ", name, "\r\n"}));
       pieces.lines.push_back(joined({encoded, "\r\n"}));
-      log_.debug("backend: replaying as AUTHENTICATE " + std::string(name) +
-                 " with a continuation");
+      log_.write(sdk::LogLevel::debug, "backend: replaying as AUTHENTICATE ", name, " with a continuation");
     }
     sasl::wipe(encoded);
   }

@@ -147,7 +147,7 @@ sdk::Task<std::optional<Login>> ImapSession::pre_auth() {
         break;
       }
       case ParseEvent::Kind::error: {
-        log_.debug("command rejected: " + event.message);
+        log_.write(sdk::LogLevel::debug, "command rejected: ", event.message);
         if (event.fatal) {
           // A size limit: the rest of the command cannot be read safely.
           co_await send("* BAD " + event.message + "\r\n");
@@ -175,7 +175,7 @@ sdk::Task<ImapSession::Verdict> ImapSession::dispatch(Command& command,
   const std::string& tag = command.tag;
   const std::string& name = command.name;
   if (name == "LOGIN") {
-    log_.debug("C: " + tag + " LOGIN <redacted>");
+    log_.write(sdk::LogLevel::debug, "C: ", tag, " LOGIN <redacted>");
     co_return co_await login_command(command, login);
   }
   if (name == "AUTHENTICATE") {
@@ -187,10 +187,10 @@ sdk::Task<ImapSession::Verdict> ImapSession::dispatch(Command& command,
         shown = std::string(sasl::mechanism_name(*m)) + " <redacted>";
       }
     }
-    log_.debug("C: " + tag + " AUTHENTICATE " + shown);
+    log_.write(sdk::LogLevel::debug, "C: ", tag, " AUTHENTICATE ", shown);
     co_return co_await authenticate(command, login);
   }
-  log_.debug("C: " + tag + " " + name);
+  log_.write(sdk::LogLevel::debug, "C: ", tag, " ", name);
   if (name == "CAPABILITY") {
     const std::string reply = "* CAPABILITY " +
                               config_.capabilities(secure(), session_.starttls_offered()) + "\r\n" +
@@ -431,7 +431,7 @@ sdk::Task<bool> ImapSession::log_in(Login& login) {
 sdk::Task<bool> ImapSession::send(std::string_view data) {
   const sdk::IoResult written = co_await session_.client().write(data);
   if (written.error) {
-    log_.debug("client write failed: " + written.error.message());
+    if (log_.enabled(sdk::LogLevel::debug)) log_.debug("client write failed: " + written.error.message());
     co_return false;
   }
   co_return true;
@@ -474,7 +474,7 @@ void ImapSession::log_read_end(const std::error_code& error) {
   if (error == std::errc::timed_out) {
     log_.debug("pre-authentication timeout");
   } else {
-    log_.debug("client read ended: " + error.message());
+    if (log_.enabled(sdk::LogLevel::debug)) log_.debug("client read ended: " + error.message());
   }
 }
 
