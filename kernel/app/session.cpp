@@ -64,7 +64,6 @@ ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& 
   boost::system::error_code ec;
   info_.peer = address_of(client_.socket().remote_endpoint(ec));
   info_.local = address_of(client_.socket().local_endpoint(ec));
-  tcp_peer_ = info_.peer.ip;
   const auto peer = IpAddress::parse(info_.peer.ip);
   info_.trusted_peer = peer && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
                          return range.contains(*peer);
@@ -273,7 +272,9 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_vie
         breaker.release_probe(admission.probe);
       } else {
         const auto stage = last_attempt_connected_ ? CircuitBreaker::Stage::after_connect : CircuitBreaker::Stage::connect;
-        const auto state = breaker.record_failure(admission.probe, stage, tcp_peer_, Clock::now());
+        // The client as the backend sees it (after any PROXY header): a
+        // backend that bans an address bans this one.
+        const auto state = breaker.record_failure(admission.probe, stage, info_.peer.ip, Clock::now());
         if (state == CircuitBreaker::State::open) {
           const auto snapshot = breaker.snapshot(Clock::now());
           logger_.logf(sdk::LogLevel::warn, "destination {} marked down for {} ms [breaker_open]: {} consecutive failures from "
@@ -300,9 +301,11 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const Dest
   const Config& config = *context_->config;
   sdk::BackendConnection result;
   const unsigned attempts = 1 + config.server.backend_connect_retries;
-  const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
   const auto executor = co_await asio::this_coro::executor;
   for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
+    // backend_timeout bounds each attempt (behaviour 5.6): a backend that
+    // never greets must leave time for the retry.
+    const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
     sdk::BackendInfo backend_info{target.id, target.host, endpoint.port, endpoint.tls, target.hide_auth_errors,
                                   forwarding_mode(target.forwarding_for(info_.protocol))};
     auto backend = std::make_unique<BackendConnectionImpl>(tcp::socket(executor), std::move(backend_info),
@@ -318,7 +321,7 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const Dest
       destination_ = target.id;
       co_return result;
     }
-    const bool retry = result.outcome.retryable && attempt < attempts && Clock::now() + retry_pause < deadline;
+    const bool retry = result.outcome.retryable && attempt < attempts;
     if (!retry) break;
     logger_.logf(sdk::LogLevel::debug, "retrying backend {} after [{}]: {}", target.id, sdk::to_string(result.outcome.failure),
                               result.outcome.detail);
@@ -332,6 +335,7 @@ sdk::Task<ClientSession::Attempt> ClientSession::establish(const DestinationConf
                                                            const EndpointConfig& endpoint,
                                                            BackendConnectionImpl& backend,
                                                            const sdk::BackendHandshake& handshake) {
+  set_phase(sdk::Phase::backend_connect);
   SocketStream& stream = backend.socket_stream();
   const Clock::time_point deadline = *stream.deadline();
   auto executor = co_await asio::this_coro::executor;

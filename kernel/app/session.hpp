@@ -85,7 +85,6 @@ class ClientSession final : public sdk::Session {
   std::string registered_as_;           // identifier in the directory, once authenticated
   std::optional<unsigned> upstream_ttl_;
   bool last_attempt_connected_ = false;
-  std::string tcp_peer_;                // before any PROXY header, for the breaker's client count
 };
 
 }  // namespace postern::kernel

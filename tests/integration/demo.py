@@ -9,6 +9,7 @@ Run through scripts/demo, which builds Postern first, or directly:
 
 import argparse
 import contextlib
+import imaplib
 import os
 import signal
 import sys
@@ -28,7 +29,7 @@ def show_landing(port, user):
     return backend
 
 
-def run(stack):
+def run(stack, state):
     ws = h.Workspace(stack.callback, prefix="postern-demo-")
     backends = {}
     for name in ("old", "new"):
@@ -46,9 +47,10 @@ def run(stack):
         destinations=[h.dovecot_destination(name, d) for name, d in backends.items()],
         default_destination="old", mapping_path=mapping_path)
     postern = h.Postern(ws, config)
+    state["postern"] = postern
     stack.callback(postern.stop)
     postern.start([port])
-    say(f"  Postern       on 127.0.0.1:{port}  (log: {postern.log_path})")
+    say(f"  Postern       on 127.0.0.1:{port}")
 
     say("\n== Mapping file: alice -> new; everyone else -> default destination old")
     ok = show_landing(port, "alice@example.test") == "new"
@@ -57,6 +59,8 @@ def run(stack):
     say("\n== Moving bob: add 'bob@example.test new' to the mapping, send SIGHUP")
     h.write_mapping(mapping_path, {"alice@example.test": "new", "bob@example.test": "new"})
     postern.signal(signal.SIGHUP)
+    # SIGHUP is handled asynchronously: give the reload a moment, then show
+    # where bob lands whatever happened.
     try:
         h.wait_until(lambda: h.landing(port, "bob@example.test") == "new", 5.0,
                      interval=0.2, what="bob on new")
@@ -75,12 +79,15 @@ def main():
     if args.build_dir:
         os.environ["POSTERN_BUILD_DIR"] = str(Path(args.build_dir).resolve())
     say("== Starting two Dovecot backends and Postern")
+    state = {}
     try:
         with contextlib.ExitStack() as stack:
-            ok = run(stack)
+            ok = run(stack, state)
             say("\n== Stopping Postern (SIGTERM) and the backends")
-    except (RuntimeError, AssertionError, OSError, TimeoutError) as error:
-        say(f"\ndemo failed: {error}")
+    except (RuntimeError, AssertionError, OSError, TimeoutError, imaplib.IMAP4.error) as error:
+        say(f"\ndemo failed: {str(error).splitlines()[0] if str(error) else repr(error)}")
+        if "postern" in state:
+            say("\n-- Postern log --\n" + h.tail(state["postern"].log_text(), 40))
         return 1
     say("done: every account landed where the mapping said" if ok
         else "unexpected routing: see above")

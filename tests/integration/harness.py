@@ -7,6 +7,7 @@ processes are stopped and directories removed even when a test fails.
 """
 
 import base64
+import ctypes
 import grp
 import hashlib
 import imaplib
@@ -18,6 +19,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -113,6 +115,18 @@ class RunAs:
                 os.chown(os.path.join(root, name), self.uid, self.gid)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def dies_with_us(sig):
+    """preexec_fn for servers we start: the kernel sends them `sig` if this
+    test process dies first (e.g. killed by the CTest timeout), so no
+    Dovecot or Postern outlives its test. Runs after the uid switch, which
+    would otherwise clear the setting."""
+    return lambda: _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
     """Sends sig to a child we started and reaps it, escalating to SIGKILL."""
     if proc.poll() is not None:
@@ -184,8 +198,7 @@ def make_cert(directory, common_name, dns_names=(), ip_addresses=()):
 
 def client_tls_context(cafile):
     """Client context that trusts exactly the given certificate."""
-    ctx = ssl.create_default_context(cafile=str(cafile))
-    return ctx
+    return ssl.create_default_context(cafile=str(cafile))
 
 
 # --------------------------------------------------------------------------
@@ -366,7 +379,8 @@ class Dovecot(LogSource):
             self.proc = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(self.conf_path)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self._env(), **self.run_as.popen_args())
+                env=self._env(), preexec_fn=dies_with_us(signal.SIGTERM),
+                **self.run_as.popen_args())
         try:
             wait_until(self._greets, timeout, interval=0.05, what=f"dovecot {self.name}")
         except TimeoutError:
@@ -376,8 +390,7 @@ class Dovecot(LogSource):
             self.save(user, rfc822(f"on {self.name}", f"hello from {self.name}\r\n".encode()))
 
     def _env(self):
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.dir)}
-        return env
+        return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.dir)}
 
     def _greets(self):
         if self.proc.poll() is not None:
@@ -471,7 +484,7 @@ class Postern(LogSource):
             self.proc = subprocess.Popen(
                 [str(postern_binary()), str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self.env)
+                env=self.env, preexec_fn=dies_with_us(signal.SIGKILL))
         for port in ports:
             wait_until(lambda: self._listening(port), timeout, what=f"postern port {port}")
 
@@ -624,7 +637,7 @@ def proxy_v1_header(src, dst, sport, dport):
 
 
 def proxy_v2_header(src, dst, sport, dport):
-    import struct
+    """PROXY protocol v2, PROXY command, TCP over IPv4, no TLVs."""
     signature = b"\r\n\r\n\x00\r\nQUIT\n"
     body = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
     return signature + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
