@@ -3,6 +3,7 @@
 # cannot land without a deliberate lock update, a version bump in abi.h and a
 # line in docs/sdk/abi-changelog.md.
 #   cmake -DSOURCE_DIR=<repo> [-DUPDATE=ON] -P sdk/cmake/check_abi_lock.cmake
+get_filename_component(SOURCE_DIR "${SOURCE_DIR}" ABSOLUTE)
 set(sdk_include ${SOURCE_DIR}/sdk/include)
 file(GLOB_RECURSE headers RELATIVE ${sdk_include} ${sdk_include}/*)
 list(SORT headers)
@@ -11,6 +12,9 @@ foreach(header IN LISTS headers)
   file(SHA256 ${sdk_include}/${header} digest)
   string(APPEND listing "${header} ${digest}\n")
 endforeach()
+if(NOT headers)
+  message(FATAL_ERROR "no public headers found under ${sdk_include}")
+endif()
 string(SHA256 headers_hash "${listing}")
 
 file(STRINGS ${sdk_include}/postern/sdk/abi.h major_line REGEX "^#define POSTERN_ABI_MAJOR ")
