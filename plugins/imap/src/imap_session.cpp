@@ -409,6 +409,9 @@ sdk::Task<bool> ImapSession::log_in(Login& login) {
       if (!sent) co_return false;
       session_.authenticated(route.identifier);
       session_.set_phase(Phase::bridge);
+      // A bridged session may stay idle for hours (IDLE): the parser's
+      // buffers are not needed any more.
+      parser_ = CommandParser{};
       co_await session_.bridge(std::move(connection.backend), client_in_.take_residual(),
                                backend_login.take_residual());
       co_return false;
