@@ -3,10 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <memory>
 #include <vector>
 
-#include "app/deadline.hpp"
+#include <boost/asio/post.hpp>
 
 namespace postern::kernel {
 namespace {
@@ -15,14 +14,16 @@ namespace {
 // plaintext), so one read never splits a decrypted record across writes.
 constexpr std::size_t chunk_size = 16 * 1024;
 // Pipes carry up to this much per splice round; larger pipes mean fewer
-// system calls for bulk transfers (bounded by pipe-max-size for non-root).
+// system calls for bulk transfers (F_SETPIPE_SZ may refuse: 64 KiB works).
 constexpr int pipe_capacity = 1024 * 1024;
 // Idle resources kept per worker thread for the next burst.
 constexpr std::size_t pool_limit = 64;
+// Steps one direction may take before yielding to the other connections on
+// its thread (a bulk FETCH must not starve everyone else).
+constexpr int steps_per_turn = 16;
 
 // Per-thread pools: a direction borrows a buffer or a pipe only while bytes
-// are in flight, so an idle bridged session holds neither (10,000 idle IMAP
-// IDLE sessions must stay small). Each connection stays on one thread.
+// are in flight. Each connection stays on one thread.
 class BufferPool {
  public:
   std::unique_ptr<char[]> take() {
@@ -32,181 +33,228 @@ class BufferPool {
     return buffer;
   }
   void give(std::unique_ptr<char[]> buffer) {
-    if (free_.size() < pool_limit) free_.push_back(std::move(buffer));
+    if (buffer && free_.size() < pool_limit) free_.push_back(std::move(buffer));
   }
 
  private:
   std::vector<std::unique_ptr<char[]>> free_;
 };
 
-struct Pipe {
-  int read_end = -1;
-  int write_end = -1;
-  explicit operator bool() const noexcept { return read_end >= 0; }
-};
-
 class PipePool {
  public:
   ~PipePool() {
-    for (const Pipe& p : free_) close_pipe(p);
+    for (const auto& [read_end, write_end] : free_) {
+      ::close(read_end);
+      ::close(write_end);
+    }
   }
-  Pipe take() {
+  // false when no pipe can be made (descriptor limit).
+  bool take(int& read_end, int& write_end) {
     if (!free_.empty()) {
-      const Pipe p = free_.back();
+      std::tie(read_end, write_end) = free_.back();
       free_.pop_back();
-      return p;
+      return true;
     }
     int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return {};
-    fcntl(fds[1], F_SETPIPE_SZ, pipe_capacity);  // best effort: the default 64 KiB also works
-    return {fds[0], fds[1]};
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+    fcntl(fds[1], F_SETPIPE_SZ, pipe_capacity);
+    read_end = fds[0];
+    write_end = fds[1];
+    return true;
   }
-  // Only empty pipes come back; a pipe with bytes stuck in it is closed.
-  void give(const Pipe& p, bool empty) {
+  // Only empty pipes are kept; one with bytes stuck in it is closed.
+  void give(int read_end, int write_end, bool empty) {
+    if (read_end < 0) return;
     if (empty && free_.size() < pool_limit) {
-      free_.push_back(p);
-    } else {
-      close_pipe(p);
+      free_.emplace_back(read_end, write_end);
+      return;
     }
+    ::close(read_end);
+    ::close(write_end);
   }
 
  private:
-  static void close_pipe(const Pipe& p) {
-    ::close(p.read_end);
-    ::close(p.write_end);
-  }
-  std::vector<Pipe> free_;
+  std::vector<std::pair<int, int>> free_;
 };
 
 thread_local BufferPool buffers;
 thread_local PipePool pipes;
 
-struct Activity {
-  Clock::time_point last = Clock::now();
-};
-
-// Plain TCP to plain TCP: splice(2) moves the bytes through a pipe inside the
-// kernel, never copying them into user space. Returns false when the
-// direction has ended.
-asio::awaitable<bool> splice_burst(SocketStream& from, SocketStream& to, std::uint64_t& counter,
-                                   Activity& activity) {
-  const Pipe pipe = pipes.take();
-  if (!pipe) co_return false;
-  const int source = from.socket().native_handle();
-  const int target = to.socket().native_handle();
-  const ssize_t in = ::splice(source, nullptr, pipe.write_end, nullptr, pipe_capacity, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (in <= 0) {
-    pipes.give(pipe, true);
-    // 0: end of stream; EAGAIN: a spurious wake-up, wait again.
-    co_return in < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
-  activity.last = Clock::now();
-  std::size_t pending = static_cast<std::size_t>(in);
-  while (pending > 0) {
-    const ssize_t out = ::splice(pipe.read_end, nullptr, target, nullptr, pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (out > 0) {
-      pending -= static_cast<std::size_t>(out);
-      counter += static_cast<std::uint64_t>(out);
-      continue;
-    }
-    if (out < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      const std::error_code waited = co_await to.wait_writable();
-      if (!waited) continue;
-    }
-    pipes.give(pipe, false);
-    co_return false;
-  }
-  activity.last = Clock::now();
-  pipes.give(pipe, true);
-  co_return true;
-}
-
-// Any side TLS: decrypt into a borrowed buffer, write it out, give it back.
-asio::awaitable<bool> copy_burst(SocketStream& from, SocketStream& to, std::uint64_t& counter, Activity& activity) {
-  auto buffer = buffers.take();
-  bool alive = true;
-  for (;;) {
-    const sdk::IoResult read = from.read_now(std::span<char>(buffer.get(), chunk_size));
-    if (read.error) {
-      alive = false;
-      break;
-    }
-    if (read.bytes == 0) break;  // drained: wait for the socket again
-    activity.last = Clock::now();
-    const sdk::IoResult written = co_await to.write(std::string_view(buffer.get(), read.bytes));
-    if (written.error) {
-      alive = false;
-      break;
-    }
-    counter += read.bytes;
-    activity.last = Clock::now();
-  }
-  buffers.give(std::move(buffer));
-  co_return alive;
-}
-
-asio::awaitable<void> pump(SocketStream& from, SocketStream& to, std::uint64_t& counter, Activity& activity) {
-  const bool zero_copy = !from.secure() && !to.secure();
-  for (;;) {
-    if (!from.has_buffered_input()) {
-      // Wait without holding a buffer: idle sessions cost no buffer memory.
-      const std::error_code waited = co_await from.wait_readable();
-      if (waited) break;
-    }
-    bool alive = false;
-    if (zero_copy && !from.has_buffered_input()) {
-      alive = co_await splice_burst(from, to, counter, activity);
-    } else {
-      alive = co_await copy_burst(from, to, counter, activity);
-    }
-    if (!alive) break;
-  }
-  // The reading side ended: pass the end on (FIN, after close_notify on
-  // TLS) and keep relaying the opposite direction until it ends too.
-  to.shutdown_send();
-}
-
-asio::awaitable<void> watchdog(Duration idle_limit, Activity& activity) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_at(activity.last + idle_limit);
-    auto [ec] = co_await timer.async_wait(as_result);
-    if (ec) co_return;
-    if (Clock::now() - activity.last >= idle_limit) co_return;
-  }
-}
+bool would_block() noexcept { return errno == EAGAIN || errno == EWOULDBLOCK; }
 
 }  // namespace
 
-asio::awaitable<BridgeStats> run_bridge(SocketStream& client, SocketStream& backend, std::string client_residual,
-                                        std::string backend_residual, Duration idle_limit) {
-  using namespace asio::experimental::awaitable_operators;
-  BridgeStats stats;
-  client.set_deadline(std::nullopt);
-  backend.set_deadline(std::nullopt);
-  // g++ 12 miscompiles co_await inside an if condition: the results are
-  // bound to variables first.
-  if (!client_residual.empty()) {
-    const sdk::IoResult sent = co_await backend.write(client_residual);
-    if (sent.error) co_return stats;
-    stats.bytes_to_backend += client_residual.size();
-  }
-  if (!backend_residual.empty()) {
-    const sdk::IoResult sent = co_await client.write(backend_residual);
-    if (sent.error) co_return stats;
-    stats.bytes_to_client += backend_residual.size();
-  }
-  // Non-blocking reads (read_now, splice) need non-blocking sockets; Asio's
+Bridge::Bridge(SocketStream& client, SocketStream& backend, Duration idle_limit, std::function<void()> done)
+    : idle_timer_(client.socket().get_executor()), idle_limit_(idle_limit), done_(std::move(done)) {
+  const bool zero_copy = !client.secure() && !backend.secure();
+  to_backend_ = Direction{&client, &backend, &stats_.bytes_to_backend, zero_copy};
+  to_client_ = Direction{&backend, &client, &stats_.bytes_to_client, zero_copy};
+}
+
+void Bridge::start() {
+  // Non-blocking sockets for read_now/write_now and splice; Asio's own
   // asynchronous operations are unaffected.
   boost::system::error_code ignored;
-  client.socket().non_blocking(true, ignored);
-  backend.socket().non_blocking(true, ignored);
-  Activity activity;
-  auto finished = co_await ((pump(client, backend, stats.bytes_to_backend, activity) &&
-                             pump(backend, client, stats.bytes_to_client, activity)) ||
-                            watchdog(idle_limit, activity));
-  stats.idle_timeout = finished.index() == 1;
-  co_return stats;
+  to_backend_.from->socket().non_blocking(true, ignored);
+  to_client_.from->socket().non_blocking(true, ignored);
+  watch_idle();
+  await_input(to_backend_);
+  await_input(to_client_);
+}
+
+void Bridge::stop() noexcept {
+  if (stopped_) return;
+  stopped_ = true;
+  try {
+    idle_timer_.cancel();
+  } catch (const boost::system::system_error&) {
+    // The pending wait then simply sees the bridge stopped.
+  }
+  boost::system::error_code ignored;
+  for (Direction* direction : {&to_backend_, &to_client_}) {
+    buffers.give(std::move(direction->buffer));
+    pipes.give(direction->pipe_read, direction->pipe_write, direction->in_pipe == 0);
+    direction->pipe_read = direction->pipe_write = -1;
+    direction->from->socket().cancel(ignored);
+  }
+}
+
+void Bridge::touch() noexcept { last_activity_ = Clock::now(); }
+
+void Bridge::watch_idle() {
+  idle_timer_.expires_at(last_activity_ + idle_limit_);
+  idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;
+    if (Clock::now() - self->last_activity_ < self->idle_limit_) {
+      self->watch_idle();
+      return;
+    }
+    self->stats_.idle_timeout = true;
+    auto done = std::move(self->done_);
+    self->stop();
+    if (done) done();
+  });
+}
+
+void Bridge::await_input(Direction& direction) {
+  // Decrypted bytes OpenSSL already holds never show up as socket readiness.
+  if (direction.from->has_buffered_input()) {
+    relay(direction);
+    return;
+  }
+  await_ready(direction, *direction.from, tcp::socket::wait_read);
+}
+
+void Bridge::await_ready(Direction& direction, SocketStream& stream, tcp::socket::wait_type wait) {
+  stream.socket().async_wait(wait, [self = shared_from_this(), &direction](const boost::system::error_code& ec) {
+    if (self->stopped_) return;
+    if (ec) {
+      self->finish(direction);
+      return;
+    }
+    self->relay(direction);
+  });
+}
+
+void Bridge::relay(Direction& direction) {
+  for (int step = 0; step < steps_per_turn; ++step) {
+    if (stopped_ || direction.done) return;
+    const bool go_on = direction.zero_copy ? splice_step(direction) : copy_step(direction);
+    if (!go_on) return;
+  }
+  asio::post(idle_timer_.get_executor(), [self = shared_from_this(), &direction] {
+    if (!self->stopped_) self->relay(direction);
+  });
+}
+
+bool Bridge::splice_step(Direction& d) {
+  if (d.in_pipe > 0) {
+    const ssize_t out = ::splice(d.pipe_read, nullptr, d.to->socket().native_handle(), nullptr, d.in_pipe,
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (out > 0) {
+      d.in_pipe -= static_cast<std::size_t>(out);
+      *d.counter += static_cast<std::uint64_t>(out);
+      touch();
+      return true;
+    }
+    if (out < 0 && would_block()) {
+      await_ready(d, *d.to, tcp::socket::wait_write);
+    } else {
+      finish(d);
+    }
+    return false;
+  }
+  if (d.pipe_read < 0 && !pipes.take(d.pipe_read, d.pipe_write)) {
+    finish(d);
+    return false;
+  }
+  const ssize_t in = ::splice(d.from->socket().native_handle(), nullptr, d.pipe_write, nullptr, pipe_capacity,
+                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (in > 0) {
+    d.in_pipe = static_cast<std::size_t>(in);
+    touch();
+    return true;
+  }
+  // Drained (or ended): the pipe goes back before the direction waits.
+  pipes.give(d.pipe_read, d.pipe_write, true);
+  d.pipe_read = d.pipe_write = -1;
+  if (in < 0 && would_block()) {
+    await_input(d);
+  } else {
+    finish(d);  // 0: end of stream; otherwise an error
+  }
+  return false;
+}
+
+bool Bridge::copy_step(Direction& d) {
+  if (d.begin < d.end) {
+    const SocketStream::Progress written =
+        d.to->write_now(std::string_view(d.buffer.get() + d.begin, d.end - d.begin));
+    if (written.bytes > 0) {
+      d.begin += written.bytes;
+      *d.counter += written.bytes;
+      touch();
+      return true;
+    }
+    if (written.error) {
+      finish(d);
+    } else {
+      await_ready(d, *d.to, written.wait);
+    }
+    return false;
+  }
+  if (!d.buffer) d.buffer = buffers.take();
+  const SocketStream::Progress read = d.from->read_now(std::span<char>(d.buffer.get(), chunk_size));
+  if (read.bytes > 0) {
+    d.begin = 0;
+    d.end = read.bytes;
+    touch();
+    return true;
+  }
+  buffers.give(std::move(d.buffer));
+  if (read.error) {
+    finish(d);
+  } else if (read.wait == tcp::socket::wait_read) {
+    await_input(d);
+  } else {
+    await_ready(d, *d.from, read.wait);  // a TLS read that must write first
+  }
+  return false;
+}
+
+void Bridge::finish(Direction& direction) {
+  if (direction.done || stopped_) return;
+  direction.done = true;
+  buffers.give(std::move(direction.buffer));
+  pipes.give(direction.pipe_read, direction.pipe_write, direction.in_pipe == 0);
+  direction.pipe_read = direction.pipe_write = -1;
+  // Pass the end on (close_notify and FIN); the other direction keeps going.
+  direction.to->shutdown_send();
+  if (to_backend_.done && to_client_.done) {
+    auto done = std::move(done_);
+    stop();
+    if (done) done();
+  }
 }
 
 }  // namespace postern::kernel

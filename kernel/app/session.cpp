@@ -109,6 +109,9 @@ sdk::Task<void> ClientSession::run() {
       std::exception_ptr failure;
       try {
         co_await handler->second->serve(*this);
+        // The plugin's frames are gone: only the kernel's state stays for the
+        // hours a bridged session may last.
+        if (handed_off_) co_await run_bridge();
       } catch (...) {
         failure = std::current_exception();
       }
@@ -127,7 +130,7 @@ sdk::Task<void> ClientSession::run() {
   }
   set_phase(sdk::Phase::end);
   client_.close();
-  if (!bridged_) logger_.debug("connection closed");
+  if (!handed_off_) logger_.debug("connection closed");
 }
 
 sdk::Task<bool> ClientSession::read_proxy_header() {
@@ -437,7 +440,7 @@ void ClientSession::authenticated(std::string_view identifier) {
   // them for the operator's kick.
   if (!identifier.empty() && registered_as_.empty()) {
     registered_as_ = identifier;
-    directory_.add(registered_as_, info_.id, close_);
+    directory_.add(registered_as_, info_.id, std::move(close_));
   }
   logger_.logf(sdk::LogLevel::info, "authenticated on destination {}", destination_);
 }
@@ -468,18 +471,52 @@ sdk::Task<void> ClientSession::fail_unavailable(const sdk::Outcome& why, std::st
 sdk::Task<void> ClientSession::bridge(std::unique_ptr<sdk::Backend> backend, std::string client_residual,
                                       std::string backend_residual) {
   set_phase(sdk::Phase::bridge);
-  bridged_ = true;
   // Only the kernel creates backends, so the concrete type is known.
-  auto& connection = static_cast<BackendConnectionImpl&>(*backend);
+  handed_off_.reset(static_cast<BackendConnectionImpl*>(backend.release()));
+  client_residual_ = std::move(client_residual);
+  backend_residual_ = std::move(backend_residual);
+  co_return;
+}
+
+sdk::Task<void> ClientSession::run_bridge() {
+  SocketStream& backend = handed_off_->socket_stream();
   const Clock::time_point begin = Clock::now();
-  const BridgeStats stats =
-      co_await run_bridge(client_, connection.socket_stream(), std::move(client_residual),
-                          std::move(backend_residual), context_->config->server.bridge_idle);
-  connection.socket_stream().close();
+  client_.set_deadline(std::nullopt);
+  backend.set_deadline(std::nullopt);
+  BridgeStats stats;
+  // g++ 12 miscompiles co_await inside an if condition: results are bound
+  // to variables first.
+  bool relaying = true;
+  if (!client_residual_.empty()) {
+    const sdk::IoResult sent = co_await backend.write(client_residual_);
+    relaying = !sent.error;
+    stats.bytes_to_backend += sent.bytes;
+  }
+  if (relaying && !backend_residual_.empty()) {
+    const sdk::IoResult sent = co_await client_.write(backend_residual_);
+    relaying = !sent.error;
+    stats.bytes_to_client += sent.bytes;
+  }
+  std::string().swap(client_residual_);
+  std::string().swap(backend_residual_);
+  if (relaying) {
+    // The session waits on a timer that the bridge cancels when it is done;
+    // kick and shutdown cancel this wait instead, and the bridge is stopped.
+    asio::steady_timer finished(co_await asio::this_coro::executor, Clock::time_point::max());
+    auto relay = std::make_shared<Bridge>(client_, backend, context_->config->server.bridge_idle,
+                                          [&finished] { finished.cancel(); });
+    relay->start();
+    co_await finished.async_wait(as_result);
+    relay->stop();
+    stats.bytes_to_backend += relay->stats().bytes_to_backend;
+    stats.bytes_to_client += relay->stats().bytes_to_client;
+    stats.idle_timeout = relay->stats().idle_timeout;
+  }
+  backend.close();
   const auto seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   logger_.logf(sdk::LogLevel::info, "session closed destination={} bytes_to_backend={} bytes_to_client={} secs={:.3f}{}",
-                           destination_, stats.bytes_to_backend, stats.bytes_to_client, seconds,
-                           stats.idle_timeout ? " reason=bridge_idle" : "");
+               destination_, stats.bytes_to_backend, stats.bytes_to_client, seconds,
+               stats.idle_timeout ? " reason=bridge_idle" : "");
 }
 
 }  // namespace postern::kernel

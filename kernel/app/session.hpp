@@ -57,6 +57,7 @@ class ClientSession final : public sdk::Session {
   // malformed header, timeout).
   sdk::Task<bool> read_proxy_header();
   sdk::Task<bool> accept_implicit_tls();
+  sdk::Task<void> run_bridge();
   struct Attempt {
     sdk::Outcome outcome;
     bool tcp_connected = false;  // the failure came after the TCP connect
@@ -79,9 +80,12 @@ class ClientSession final : public sdk::Session {
   sdk::Phase phase_ = sdk::Phase::accept;
   Clock::time_point started_ = Clock::now();
   std::string destination_;
-  bool bridged_ = false;
+  // Set by bridge(): relayed once the plugin's serve() has returned.
+  std::unique_ptr<BackendConnectionImpl> handed_off_;
+  std::string client_residual_;
+  std::string backend_residual_;
   SessionDirectory& directory_;
-  SessionDirectory::Closer close_;
+  SessionDirectory::Closer close_;      // handed to the directory once authenticated
   std::string registered_as_;           // identifier in the directory, once authenticated
   std::optional<unsigned> upstream_ttl_;
   bool last_attempt_connected_ = false;

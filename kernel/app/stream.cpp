@@ -3,14 +3,11 @@
 #include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/err.h>
 
 namespace postern::kernel {
-
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -59,39 +56,58 @@ SslStep classify(SSL* ssl, int result, std::error_code& error) {
 
 }  // namespace
 
-SocketStream::~SocketStream() = default;
+SocketStream::~SocketStream() {
+  if (deadline_state_) deadline_state_->stream = nullptr;
+}
 
-template <class Operation>
-sdk::Task<sdk::IoResult> SocketStream::with_deadline(Operation operation) {
-  if (!deadline_) {
-    auto [ec, n] = co_await operation();
-    co_return sdk::IoResult{ec, n};
+void SocketStream::set_deadline(std::optional<Clock::time_point> deadline) {
+  deadline_ = deadline;
+  deadline_fired_ = false;
+  if (!deadline) {
+    // A bridged session may last for hours: no timer is kept for it.
+    deadline_timer_.reset();
+    if (deadline_state_) deadline_state_->stream = nullptr;
+    deadline_state_.reset();
+    return;
   }
-  if (Clock::now() >= *deadline_) co_return sdk::IoResult{timed_out(), 0};
-  asio::steady_timer timer(socket_.get_executor());
-  timer.expires_at(*deadline_);
-  auto outcome = co_await (operation() || timer.async_wait(as_result));
-  if (outcome.index() == 1) co_return sdk::IoResult{timed_out(), 0};
-  auto [ec, n] = std::get<0>(outcome);
-  co_return sdk::IoResult{ec, n};
+  arm_deadline();
+}
+
+void SocketStream::arm_deadline() {
+  if (!deadline_timer_) {
+    deadline_timer_.emplace(socket_.get_executor());
+    deadline_state_ = std::make_shared<DeadlineState>(DeadlineState{this});
+  }
+  deadline_timer_->expires_at(*deadline_);  // cancels the previous wait
+  deadline_timer_->async_wait([state = deadline_state_](const boost::system::error_code& ec) {
+    if (ec || state->stream == nullptr) return;
+    SocketStream& stream = *state->stream;
+    stream.deadline_fired_ = true;
+    boost::system::error_code ignored;
+    stream.socket_.cancel(ignored);
+  });
+}
+
+bool SocketStream::expired() const noexcept {
+  return deadline_fired_ || (deadline_ && Clock::now() >= *deadline_);
+}
+
+std::error_code SocketStream::finish(const boost::system::error_code& ec) const {
+  if (ec == asio::error::operation_aborted && deadline_fired_) return timed_out();
+  return ec;
 }
 
 sdk::Task<std::error_code> SocketStream::wait(tcp::socket::wait_type type) {
-  const sdk::IoResult waited = co_await with_deadline([&]() -> sdk::Task<std::tuple<boost::system::error_code, std::size_t>> {
-    auto [ec] = co_await socket_.async_wait(type, as_result);
-    co_return std::tuple{ec, std::size_t{0}};
-  });
-  co_return waited.error;
+  if (expired()) co_return timed_out();
+  auto [ec] = co_await socket_.async_wait(type, as_result);
+  co_return finish(ec);
 }
-
-sdk::Task<std::error_code> SocketStream::wait_readable() { return wait(tcp::socket::wait_read); }
-sdk::Task<std::error_code> SocketStream::wait_writable() { return wait(tcp::socket::wait_write); }
 
 bool SocketStream::has_buffered_input() const noexcept {
   return !replay_.empty() || (ssl_ && SSL_has_pending(ssl_.get()) == 1);
 }
 
-sdk::IoResult SocketStream::read_now(std::span<char> buffer) {
+SocketStream::Progress SocketStream::read_now(std::span<char> buffer) {
   if (!replay_.empty()) {
     const std::size_t n = std::min(buffer.size(), replay_.size());
     std::copy_n(replay_.data(), n, buffer.data());
@@ -101,7 +117,7 @@ sdk::IoResult SocketStream::read_now(std::span<char> buffer) {
   if (!ssl_) {
     boost::system::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return {{}, 0};
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return {{}, 0, tcp::socket::wait_read};
     return {ec, n};
   }
   ERR_clear_error();
@@ -109,22 +125,52 @@ sdk::IoResult SocketStream::read_now(std::span<char> buffer) {
   const int result = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
   if (result == 1) return {{}, n};
   std::error_code error;
-  const SslStep step = classify(ssl_.get(), result, error);
-  if (step == SslStep::want_read || step == SslStep::want_write) return {{}, 0};
+  switch (classify(ssl_.get(), result, error)) {
+    case SslStep::want_read: return {{}, 0, tcp::socket::wait_read};
+    case SslStep::want_write: return {{}, 0, tcp::socket::wait_write};
+    case SslStep::closed:
+    case SslStep::failed: break;
+  }
+  return {error, 0};
+}
+
+SocketStream::Progress SocketStream::write_now(std::string_view data) {
+  if (!ssl_) {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return {{}, 0, tcp::socket::wait_write};
+    return {ec, n};
+  }
+  ERR_clear_error();
+  std::size_t n = 0;
+  const int result = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
+  if (result == 1) return {{}, n};
+  std::error_code error;
+  switch (classify(ssl_.get(), result, error)) {
+    case SslStep::want_read: return {{}, 0, tcp::socket::wait_read};
+    case SslStep::want_write: return {{}, 0, tcp::socket::wait_write};
+    case SslStep::closed:
+    case SslStep::failed: break;
+  }
   return {error, 0};
 }
 
 sdk::Task<sdk::IoResult> SocketStream::read_some(std::span<char> buffer) {
-  if (!replay_.empty()) co_return read_now(buffer);
+  if (!replay_.empty()) {
+    const Progress replayed = read_now(buffer);
+    co_return sdk::IoResult{replayed.error, replayed.bytes};
+  }
+  if (expired()) co_return sdk::IoResult{timed_out(), 0};
   if (ssl_) co_return co_await tls_read(buffer);
-  auto target = asio::buffer(buffer.data(), buffer.size());
-  co_return co_await with_deadline([&] { return socket_.async_read_some(target, as_result); });
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()), as_result);
+  co_return sdk::IoResult{finish(ec), n};
 }
 
 sdk::Task<sdk::IoResult> SocketStream::write(std::string_view data) {
+  if (expired()) co_return sdk::IoResult{timed_out(), 0};
   if (ssl_) co_return co_await tls_write(data);
-  auto source = asio::buffer(data.data(), data.size());
-  co_return co_await with_deadline([&] { return asio::async_write(socket_, source, as_result); });
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), as_result);
+  co_return sdk::IoResult{finish(ec), n};
 }
 
 sdk::Task<sdk::IoResult> SocketStream::tls_read(std::span<char> buffer) {

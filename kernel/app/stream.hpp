@@ -50,22 +50,27 @@ class SocketStream final : public sdk::Stream {
   sdk::Task<std::error_code> handshake(asio::ssl::context& context, bool server,
                                        const std::function<bool(SSL*)>& prepare = {});
 
-  void set_deadline(std::optional<Clock::time_point> deadline) noexcept { deadline_ = deadline; }
+  void set_deadline(std::optional<Clock::time_point> deadline);
   std::optional<Clock::time_point> deadline() const noexcept { return deadline_; }
   // Bytes to serve before reading the socket (read ahead while looking for a
   // PROXY header).
   void push_back_input(std::string bytes) { replay_ = std::move(bytes); }
 
-  // --- for the bridge ---
+  // --- for the bridge (non-blocking, callback driven) ---
   // Input is available without touching the socket (replayed bytes, or
   // decrypted TLS data OpenSSL already holds).
   bool has_buffered_input() const noexcept;
-  // Waits until the socket is readable or writable (under the deadline).
-  sdk::Task<std::error_code> wait_readable();
-  sdk::Task<std::error_code> wait_writable();
-  // One non-blocking read: bytes read; 0 with no error = nothing available
-  // now (wait again); an error (eof included) ends the direction.
-  sdk::IoResult read_now(std::span<char> buffer);
+  // The result of one non-blocking attempt: bytes moved, or 0 bytes and no
+  // error when the socket must first become ready for `wait` (a TLS read may
+  // need to write, and a TLS write to read); an error (eof included) ends
+  // the direction.
+  struct Progress {
+    std::error_code error;
+    std::size_t bytes = 0;
+    tcp::socket::wait_type wait = tcp::socket::wait_read;
+  };
+  Progress read_now(std::span<char> buffer);
+  Progress write_now(std::string_view data);
 
   tcp::socket& socket() noexcept { return socket_; }
   SSL* native_tls() noexcept { return ssl_.get(); }
@@ -78,15 +83,26 @@ class SocketStream final : public sdk::Stream {
   struct SslFree {
     void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
   };
+  // The deadline is one timer per stream, not a race per operation: when it
+  // fires, every pending operation on the socket is cancelled and reports
+  // timed_out. The handler reaches the stream through this state, which the
+  // destructor detaches (a completed handler may still be queued).
+  struct DeadlineState {
+    SocketStream* stream = nullptr;
+  };
+  void arm_deadline();
+  bool expired() const noexcept;
+  std::error_code finish(const boost::system::error_code& ec) const;
   sdk::Task<std::error_code> wait(tcp::socket::wait_type type);
-  template <class Operation>
-  sdk::Task<sdk::IoResult> with_deadline(Operation operation);
   sdk::Task<sdk::IoResult> tls_read(std::span<char> buffer);
   sdk::Task<sdk::IoResult> tls_write(std::string_view data);
 
   tcp::socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
   std::optional<Clock::time_point> deadline_;
+  std::optional<asio::steady_timer> deadline_timer_;
+  std::shared_ptr<DeadlineState> deadline_state_;
+  bool deadline_fired_ = false;
   std::string replay_;
   bool send_closed_ = false;
 };

@@ -4,36 +4,29 @@ namespace postern::kernel {
 
 SessionLogger::SessionLogger() : SessionLogger(log::kernel_target) {}
 
-SessionLogger::SessionLogger(std::string_view target) : logger_(log::target(target)) { rebuild(); }
+SessionLogger::SessionLogger(std::string_view target) : logger_(log::target(target)) {
+  set_context(sdk::SessionInfo{});
+}
 
 void SessionLogger::set_context(const sdk::SessionInfo& info) noexcept {
   try {
-    info_ = info;
-  } catch (...) {
-    return;  // out of memory: keep the previous context rather than none
-  }
-  rebuild();
-}
-
-void SessionLogger::set_phase(sdk::Phase phase) noexcept { phase_ = phase; }
-
-void SessionLogger::rebuild() noexcept {
-  try {
-    const std::string& ip = info_.peer.ip;
+    const std::string& ip = info.peer.ip;
     // An IPv6 literal is bracketed so the port stays unambiguous.
     const bool v6 = ip.find(':') != std::string::npos;
-    std::string context = "[session=" + std::to_string(info_.id);
-    context += " listener=" + log::escape_control(info_.listener);
-    context += " protocol=" + log::escape_control(info_.protocol);
+    std::string context = "[session=" + std::to_string(info.id);
+    context += " listener=" + log::escape_control(info.listener);
+    context += " protocol=" + log::escape_control(info.protocol);
     context += " peer=";
     context += v6 ? "[" + ip + "]" : ip;
-    context += ":" + std::to_string(info_.peer.port);
+    context += ":" + std::to_string(info.peer.port);
     context += " phase=";
     context_ = std::move(context);
   } catch (...) {
     // Out of memory: the previous context stays.
   }
 }
+
+void SessionLogger::set_phase(sdk::Phase phase) noexcept { phase_ = phase; }
 
 bool SessionLogger::enabled(sdk::LogLevel level) const noexcept {
   return logger_->should_log(log::to_level(level));

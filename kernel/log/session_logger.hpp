@@ -46,10 +46,7 @@ class SessionLogger final : public sdk::Logger {
   void log(sdk::LogLevel level, std::string_view message) noexcept override;
 
  private:
-  void rebuild() noexcept;
-
   std::shared_ptr<spdlog::logger> logger_;
-  sdk::SessionInfo info_;
   sdk::Phase phase_ = sdk::Phase::accept;
   std::string context_;  // everything up to "phase=", built once per context change
 };

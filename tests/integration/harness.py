@@ -16,6 +16,7 @@ import os
 import pwd
 import re
 import shutil
+import shlex
 import signal
 import socket
 import ssl
@@ -481,8 +482,11 @@ class Postern(LogSource):
 
     def start(self, ports, timeout=20.0):
         with open(self.log_path, "ab") as out:
+            # POSTERN_TEST_WRAPPER runs the binary under a tool, e.g.
+            # "valgrind --tool=callgrind" or "heaptrack -o /tmp/postern".
+            wrapper = shlex.split(os.environ.get("POSTERN_TEST_WRAPPER", ""))
             self.proc = subprocess.Popen(
-                [str(postern_binary()), str(self.config_path)],
+                wrapper + [str(postern_binary()), str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env=self.env, preexec_fn=dies_with_us(signal.SIGKILL))
         for port in ports:

@@ -161,9 +161,13 @@ class Session {
   // "<tag> NO [UNAVAILABLE] backend unavailable"), logs `why` once with its
   // category, and closes the client leg.
   virtual Task<void> fail_unavailable(const Outcome& why, std::string_view reply) = 0;
-  // Relays bytes both ways until either side ends, bridge_idle elapses or the
-  // session is cancelled; `client_residual` is sent to the backend first and
-  // `backend_residual` to the client. Takes ownership of the backend.
+  // Hands the authenticated connection to the kernel's bridge, which relays
+  // bytes both ways until either side ends, bridge_idle elapses, or the
+  // session is kicked or shut down; `client_residual` goes to the backend
+  // first and `backend_residual` to the client. The relay starts once
+  // serve() has returned, so that nothing of the plugin's pre-auth state
+  // stays in memory for the hours an IMAP IDLE session may last: return from
+  // serve() right after this call and do not touch the client stream again.
   virtual Task<void> bridge(std::unique_ptr<Backend> backend, std::string client_residual,
                             std::string backend_residual) = 0;
 };
