@@ -759,25 +759,30 @@ LoadResult load_config_text(std::string_view text, const std::string& display_pa
   return result;
 }
 
+namespace {
+
+// A problem with the file as a whole (no line or column).
+LoadResult file_error(const std::string& path, std::string message) {
+  Diagnostic diagnostic;
+  diagnostic.where.file = path;
+  diagnostic.message = std::move(message);
+  LoadResult result;
+  result.diagnostics.add(std::move(diagnostic));
+  return result;
+}
+
+}  // namespace
+
 LoadResult load_config(const std::string& path, const PluginCatalog& plugins) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    LoadResult result;
-    result.diagnostics.add(Diagnostic{{path, 0, 0}, Severity::error, {},
-                                      fmt::format("cannot read the configuration file: {}", std::strerror(errno)), {}});
-    return result;
-  }
+  if (!in) return file_error(path, fmt::format("cannot read the configuration file: {}", std::strerror(errno)));
   std::string text;
   char buffer[65536];
   while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
     text.append(buffer, static_cast<std::size_t>(in.gcount()));
     if (text.size() > max_config_bytes) {
-      LoadResult result;
-      result.diagnostics.add(Diagnostic{{path, 0, 0}, Severity::error, {},
-                                        fmt::format("the configuration file is larger than {} MiB",
-                                                    max_config_bytes / (1024 * 1024)),
-                                        {}});
-      return result;
+      return file_error(path, fmt::format("the configuration file is larger than {} MiB",
+                                          max_config_bytes / (1024 * 1024)));
     }
   }
   return load_config_text(text, path, plugins);
