@@ -123,15 +123,7 @@ SocketStream::Progress SocketStream::read_now(std::span<char> buffer) {
   ERR_clear_error();
   std::size_t n = 0;
   const int result = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
-  if (result == 1) return {{}, n};
-  std::error_code error;
-  switch (classify(ssl_.get(), result, error)) {
-    case SslStep::want_read: return {{}, 0, tcp::socket::wait_read};
-    case SslStep::want_write: return {{}, 0, tcp::socket::wait_write};
-    case SslStep::closed:
-    case SslStep::failed: break;
-  }
-  return {error, 0};
+  return tls_progress(result, n);
 }
 
 SocketStream::Progress SocketStream::write_now(std::string_view data) {
@@ -144,7 +136,11 @@ SocketStream::Progress SocketStream::write_now(std::string_view data) {
   ERR_clear_error();
   std::size_t n = 0;
   const int result = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
-  if (result == 1) return {{}, n};
+  return tls_progress(result, n);
+}
+
+SocketStream::Progress SocketStream::tls_progress(int result, std::size_t bytes) const {
+  if (result == 1) return {{}, bytes};
   std::error_code error;
   switch (classify(ssl_.get(), result, error)) {
     case SslStep::want_read: return {{}, 0, tcp::socket::wait_read};

@@ -93,6 +93,8 @@ class SocketStream final : public sdk::Stream {
   void arm_deadline();
   bool expired() const noexcept;
   std::error_code finish(const boost::system::error_code& ec) const;
+  // The Progress of an SSL_read_ex/SSL_write_ex call that returned `result`.
+  Progress tls_progress(int result, std::size_t bytes) const;
   sdk::Task<std::error_code> wait(tcp::socket::wait_type type);
   sdk::Task<sdk::IoResult> tls_read(std::span<char> buffer);
   sdk::Task<sdk::IoResult> tls_write(std::string_view data);

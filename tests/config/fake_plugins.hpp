@@ -115,4 +115,25 @@ class FakeCatalog final : public PluginCatalog {
   mutable FakeFilePlugin file;
 };
 
+// A valid configuration (lines 1-18) that test cases extend or change.
+inline constexpr std::string_view minimal_config = R"([listener.imap]
+protocol = "imap"
+bind = ["127.0.0.1:1143"]
+tls = "plain"
+
+[destination.old]
+host = "old.example"
+allow_plaintext_auth = true
+protocol.imap = { port = 143, tls = "plain" }
+
+[routing]
+default_destination = "old"
+
+[mapping]
+source = "file"
+
+[mapping.file]
+path = "mappings.tsv"
+)";
+
 }  // namespace postern::kernel::testing

@@ -14,25 +14,7 @@ namespace {
 using testing::FakeCatalog;
 
 // A valid configuration the cases extend (lines 1-18).
-constexpr std::string_view base = R"([listener.imap]
-protocol = "imap"
-bind = ["127.0.0.1:1143"]
-tls = "plain"
-
-[destination.old]
-host = "old.example"
-allow_plaintext_auth = true
-protocol.imap = { port = 143, tls = "plain" }
-
-[routing]
-default_destination = "old"
-
-[mapping]
-source = "file"
-
-[mapping.file]
-path = "mappings.tsv"
-)";
+constexpr std::string_view base = testing::minimal_config;
 
 std::string join(const std::vector<std::string>& lines) {
   return std::accumulate(lines.begin(), lines.end(), std::string(),

@@ -17,25 +17,7 @@ using testing::FakeCatalog;
 using testing::FakeHandler;
 using testing::FakeSource;
 
-constexpr std::string_view minimal = R"([listener.imap]
-protocol = "imap"
-bind = ["127.0.0.1:1143"]
-tls = "plain"
-
-[destination.old]
-host = "old.example"
-allow_plaintext_auth = true
-protocol.imap = { port = 143, tls = "plain" }
-
-[routing]
-default_destination = "old"
-
-[mapping]
-source = "file"
-
-[mapping.file]
-path = "mappings.tsv"
-)";
+constexpr std::string_view minimal = testing::minimal_config;
 
 std::shared_ptr<const Config> load_ok(std::string_view text, const FakeCatalog& catalog,
                                       const std::string& path = "postern.toml") {
