@@ -1,5 +1,7 @@
 #include "tls/server_tls.hpp"
 
+#include "config/cipher_suites.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -15,41 +17,7 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// Section 3.3: the reference's crypto provider offers exactly these nine
-// suites, in this preference order. `reference` is its spelling of the
-// TLS 1.3 names, accepted in disable_cipher_suites (difference 15).
-struct Suite {
-  std::string_view openssl;
-  std::string_view iana;
-  std::string_view reference;
-  bool tls13;
-};
-constexpr std::array<Suite, 9> suites{{
-    {"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", "TLS13_AES_256_GCM_SHA384", true},
-    {"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLS13_AES_128_GCM_SHA256", true},
-    {"TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
-     "TLS13_CHACHA20_POLY1305_SHA256", true},
-    {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", false},
-    {"ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", false},
-    {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", false},
-    {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", false},
-    {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", false},
-    {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", false},
-}};
-
 constexpr std::string_view suites_key = "tls.protocols.disable_cipher_suites";
-
-bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return (x >= 'A' && x <= 'Z' ? x + 32 : x) == (y >= 'A' && y <= 'Z' ? y + 32 : y);
-  });
-}
 
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
@@ -70,25 +38,21 @@ std::optional<ProtocolPolicy> build_policy(const TlsConfig& config, std::vector<
   ProtocolPolicy policy;
   policy.min_version = config.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
   bool ok = true;
+  // The configuration stage already refused unknown names and stored the
+  // canonical OpenSSL ones; a name that slips through is still refused here.
   for (const std::string& name : config.disable_cipher_suites) {
-    const bool known = std::any_of(suites.begin(), suites.end(), [&](const Suite& s) {
-      return iequals(name, s.openssl) || iequals(name, s.iana) || iequals(name, s.reference);
-    });
-    if (!known) {
+    if (find_cipher_suite(name) == nullptr) {
       errors.push_back({std::string(suites_key), "unknown cipher suite '" + name + "'"});
       ok = false;
     }
   }
-  for (const Suite& s : suites) {
-    const bool disabled = std::any_of(
-        config.disable_cipher_suites.begin(), config.disable_cipher_suites.end(),
-        [&](const std::string& name) {
-          return iequals(name, s.openssl) || iequals(name, s.iana) || iequals(name, s.reference);
-        });
+  for (const CipherSuite& suite : cipher_suites()) {
+    const bool disabled = std::any_of(config.disable_cipher_suites.begin(), config.disable_cipher_suites.end(),
+                                      [&](const std::string& name) { return find_cipher_suite(name) == &suite; });
     if (disabled) continue;
-    std::string& list = s.tls13 ? policy.tls13_suites : policy.tls12_ciphers;
+    std::string& list = suite.version == TlsVersion::tls1_3 ? policy.tls13_suites : policy.tls12_ciphers;
     if (!list.empty()) list += ':';
-    list += s.openssl;
+    list += suite.openssl_name;
   }
   // A version whose suites were all removed cannot be negotiated: narrow the
   // version range instead of handing OpenSSL an empty list (which it refuses

@@ -1,4 +1,5 @@
 #include <postern/sdk/sasl.hpp>
+#include <postern/sdk/text.hpp>
 
 #include <openssl/crypto.h>
 
@@ -48,42 +49,7 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) noexcept {
   return true;
 }
 
-// RFC 3629 section 4: well-formed UTF-8 (no overlongs, no surrogates, at most
-// U+10FFFF).
-bool is_utf8(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) return false;
-    const auto second = static_cast<unsigned char>(text[i + 1]);
-    if (second < low || second > high) return false;
-    for (std::size_t k = 2; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < 0x80 || next > 0xBF) return false;
-    }
-    i += length;
-  }
-  return true;
-}
+bool is_utf8(std::string_view text) noexcept { return invalid_utf8_offset(text) == std::string_view::npos; }
 
 void append_utf8(std::uint32_t code_point, std::string& out) {
   if (code_point < 0x80) {

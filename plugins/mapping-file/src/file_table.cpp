@@ -11,6 +11,8 @@
 #include <limits>
 #include <utility>
 
+#include <postern/sdk/text.hpp>
+
 namespace postern::mapping_file {
 namespace {
 
@@ -36,42 +38,6 @@ std::size_t whitespace_length(std::string_view text, std::size_t at) noexcept {
   if (c == 0xE2 && byte(1) == 0x81 && byte(2) == 0x9F) return 3;  // U+205F
   if (c == 0xE3 && byte(1) == 0x80 && byte(2) == 0x80) return 3;  // U+3000
   return 0;
-}
-
-// Offset of the first byte of `text` that breaks RFC 3629 UTF-8, or npos.
-std::size_t invalid_utf8_at(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;  // no UTF-16 surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;  // nothing above U+10FFFF
-    } else {
-      return i;
-    }
-    if (text.size() - i < length) return i;
-    const auto second = static_cast<unsigned char>(text[i + 1]);
-    if (second < low || second > high) return i;
-    for (std::size_t k = 2; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if (next < 0x80 || next > 0xBF) return i;
-    }
-    i += length;
-  }
-  return std::string_view::npos;
 }
 
 // 1-based character column of byte offset `at` in a (valid up to `at`) UTF-8 line.
@@ -357,7 +323,7 @@ LoadOutcome load_table(const std::string& path, const sdk::MappingContext& conte
     }
     std::string_view text = line->text;
     if (line_number == 1 && text.substr(0, 3) == byte_order_mark) text.remove_prefix(3);
-    if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    if (const std::size_t bad = sdk::invalid_utf8_offset(text); bad != std::string_view::npos) {
       report(line_number, column_of(text, bad), "line is not valid UTF-8");
       continue;
     }
@@ -469,7 +435,7 @@ std::optional<std::string> check_field_format(std::string_view what, std::string
   const std::string name(what);
   if (value.empty()) return name + " is empty";
   if (value.size() > max_line_length / 2) return name + " is too long";
-  if (invalid_utf8_at(value) != std::string_view::npos) return name + " is not valid UTF-8";
+  if (sdk::invalid_utf8_offset(value) != std::string_view::npos) return name + " is not valid UTF-8";
   for (std::size_t i = 0; i < value.size(); ++i) {
     if (whitespace_length(value, i) != 0) return name + " must not contain whitespace";
   }
