@@ -133,3 +133,16 @@ class ListenerTest(h.IntegrationCase):
         received, _ = h.read_until_closed(sock, 10.0)
         self.assertIn(b"* BYE", received)
         self.assertIn(b"b OK", received)
+
+    def test_allow_invalid_certs_accepts_any_backend_certificate_with_a_warning(self):
+        # The Dovecot certificate is self-signed: only pinning or
+        # tls_allow_invalid_certs lets the leg up, and the latter is announced.
+        port = h.free_port()
+        destination = h.dovecot_destination("old", self.old, leg="implicit", pin=None)
+        destination = re.sub(r'tls_pinned_cert_sha256 = "[0-9a-f:]+"\n', "tls_allow_invalid_certs = true\n",
+                             destination)
+        self.assertIn("tls_allow_invalid_certs = true", destination)
+        postern = self.start([h.imap_listener("imap", port)], [port], destination=destination)
+        self.assertRegex(postern.log_text(),
+                         r"WARN postern: destination old: tls_allow_invalid_certs is set")
+        self.assertEqual(h.landing(port, "bob@example.test"), "old")
