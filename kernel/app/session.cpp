@@ -400,9 +400,11 @@ sdk::Task<ClientSession::Attempt> ClientSession::establish(const DestinationConf
         continue;
       }
     }
-    auto attempt = co_await until(deadline, socket.async_connect(target, as_result));
-    if (!attempt) co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "connect timed out", true), false};
-    if (auto [connect_error] = *attempt; connect_error) {
+    const std::error_code connect_error = co_await stream.connect(target);
+    if (connect_error == std::errc::timed_out) {
+      co_return Attempt{sdk::Outcome::fail(sdk::Failure::timeout, "connect timed out", true), false};
+    }
+    if (connect_error) {
       last_error = fmt::format("connect to {}: {}", target.address().to_string(), connect_error.message());
       continue;
     }

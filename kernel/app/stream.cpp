@@ -103,6 +103,12 @@ sdk::Task<std::error_code> SocketStream::wait(tcp::socket::wait_type type) {
   co_return finish(ec);
 }
 
+sdk::Task<std::error_code> SocketStream::connect(const tcp::endpoint& target) {
+  if (expired()) co_return timed_out();
+  auto [ec] = co_await socket_.async_connect(target, as_result);
+  co_return finish(ec);
+}
+
 bool SocketStream::has_buffered_input() const noexcept {
   return !replay_.empty() || (ssl_ && SSL_has_pending(ssl_.get()) == 1);
 }

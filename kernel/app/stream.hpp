@@ -50,6 +50,9 @@ class SocketStream final : public sdk::Stream {
   sdk::Task<std::error_code> handshake(asio::ssl::context& context, bool server,
                                        const std::function<bool(SSL*)>& prepare = {});
 
+  // TCP connect of the (already opened) socket, under the deadline.
+  sdk::Task<std::error_code> connect(const tcp::endpoint& target);
+
   void set_deadline(std::optional<Clock::time_point> deadline);
   std::optional<Clock::time_point> deadline() const noexcept { return deadline_; }
   // Bytes to serve before reading the socket (read ahead while looking for a
