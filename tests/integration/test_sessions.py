@@ -208,6 +208,32 @@ class SessionsTest(h.IntegrationCase):
             for what, secret in forbidden.items():
                 self.assertNotIn(secret, log, f"{what} of {user} in the trace log")
 
+    def test_trace_log_has_no_bearer_token(self):
+        # OAUTHBEARER (RFC 7628) with a JWT naming the account: Postern routes
+        # by the token's claim and replays it; this Dovecot has no OAuth, so it
+        # refuses. Neither the token nor any part of it may reach the log.
+        proxy = self.start_proxy(env={"RUST_LOG": "trace"})
+        header = base64.urlsafe_b64encode(b'{"alg":"RS256","typ":"JWT"}').rstrip(b"=").decode()
+        claims = base64.urlsafe_b64encode(b'{"email":"alice@example.test","sub":"42"}').rstrip(b"=").decode()
+        signature = "c2lnbmF0dXJlLW9mLXRoZS10b2tlbi1RbTRa"
+        token = f"{header}.{claims}.{signature}"
+        response = f"n,a=alice@example.test,\x01auth=Bearer {token}\x01\x01".encode()
+        client = h.imap_client(self.port)
+        try:
+            typ, _ = client._simple_command("AUTHENTICATE", "OAUTHBEARER", base64.b64encode(response).decode())
+        except imaplib.IMAP4.error:
+            typ = "NO"
+        finally:
+            h.logout(client)
+        self.assertNotEqual(typ, "OK")
+        h.wait_until(lambda: "AUTHENTICATE OAUTHBEARER <redacted>" in proxy.log_text(), 5.0,
+                     what="the redacted command in the trace log")
+        proxy.stop()
+        log = proxy.log_text()
+        for what, secret in {"token": token, "signature": signature, "claims": claims,
+                             "base64 response": base64.b64encode(response).decode()}.items():
+            self.assertNotIn(secret, log, f"the {what} in the trace log")
+
 
 if __name__ == "__main__":
     import unittest
