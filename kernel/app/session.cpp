@@ -244,58 +244,69 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_backend(std::string_vie
   set_phase(sdk::Phase::backend_connect);
   const Config& config = *context_->config;
   sdk::BackendConnection result;
-  const auto destination_it = config.destinations.find(std::string(destination));
-  const DestinationConfig* target = destination_it == config.destinations.end() ? nullptr : &destination_it->second;
-  const auto endpoint = target != nullptr ? target->protocols.find(info_.protocol) : decltype(target->protocols.end()){};
-  if (target == nullptr) {
-    result.outcome = sdk::Outcome::fail(sdk::Failure::config, fmt::format("destination '{}' is not declared", destination));
-  } else if (endpoint == target->protocols.end()) {
+  const auto found = config.destinations.find(std::string(destination));
+  if (found == config.destinations.end()) {
+    result.outcome =
+        sdk::Outcome::fail(sdk::Failure::config, fmt::format("destination '{}' is not declared", destination));
+  } else if (const auto endpoint = found->second.protocols.find(info_.protocol);
+             endpoint == found->second.protocols.end()) {
     result.outcome = sdk::Outcome::fail(
         sdk::Failure::config, fmt::format("destination '{}' has no {} endpoint", destination, info_.protocol));
-  } else if ((upstream_ttl_ || target->forwarding_for(info_.protocol) == Forwarding::xclient) && hops() <= 1) {
+  } else if ((upstream_ttl_ || found->second.forwarding_for(info_.protocol) == Forwarding::xclient) && hops() <= 1) {
     // Behaviour 5.5 and Postern difference 7: a chain of proxies (possibly
     // a loop) has used up its hop budget.
     result.outcome = sdk::Outcome::fail(
         sdk::Failure::loop, fmt::format("forwarded TTL exhausted ({} hop{} left)", hops(), hops() == 1 ? "" : "s"));
   } else {
-    CircuitBreaker& breaker = *context_->breakers.at(target->id);
-    const auto admission = breaker.admit(Clock::now());
-    if (!admission.allowed) {
-      result.outcome = sdk::Outcome::fail(sdk::Failure::breaker_open,
-                                          "destination temporarily marked down after repeated failures");
-    } else {
-      if (admission.probe) logger_.logf(sdk::LogLevel::info, "destination {} half-open: this connection probes it", target->id);
-      result = co_await connect_with_retries(*target, endpoint->second, handshake);
-      if (result.outcome) {
-        if (breaker.record_success(admission.probe) == CircuitBreaker::State::closed && admission.probe) {
-          logger_.logf(sdk::LogLevel::info, "destination {} is back: breaker closed", target->id);
-        }
-      } else if (result.outcome.failure == sdk::Failure::config || result.outcome.failure == sdk::Failure::loop) {
-        // Configuration errors say nothing about the destination's health.
-        breaker.release_probe(admission.probe);
-      } else {
-        const auto stage = last_attempt_connected_ ? CircuitBreaker::Stage::after_connect : CircuitBreaker::Stage::connect;
-        // The client as the backend sees it (after any PROXY header): a
-        // backend that bans an address bans this one.
-        const auto state = breaker.record_failure(admission.probe, stage, info_.peer.ip, Clock::now());
-        if (state == CircuitBreaker::State::open) {
-          const auto snapshot = breaker.snapshot(Clock::now());
-          logger_.logf(sdk::LogLevel::warn, "destination {} marked down for {} ms [breaker_open]: {} consecutive failures from "
-                                   "{} client{}{}",
-                                   target->id, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  config.server.host_down_cooldown).count(),
-                                   snapshot.consecutive_failures, snapshot.failure_sources,
-                                   snapshot.failure_sources == 1 ? "" : "s",
-                                   snapshot.host_level_failure ? ", all at the connect stage" : "");
-        }
-      }
-    }
+    result = co_await connect_through_breaker(found->second, endpoint->second, handshake);
   }
   if (!result.outcome) {
-    logger_.logf(sdk::LogLevel::warn, "backend unavailable [{}]: destination {}: {}", sdk::to_string(result.outcome.failure),
-                             destination, result.outcome.detail);
+    logger_.logf(sdk::LogLevel::warn, "backend unavailable [{}]: destination {}: {}",
+                 sdk::to_string(result.outcome.failure), destination, result.outcome.detail);
   }
   co_return result;
+}
+
+sdk::Task<sdk::BackendConnection> ClientSession::connect_through_breaker(const DestinationConfig& target,
+                                                                         const EndpointConfig& endpoint,
+                                                                         const sdk::BackendHandshake& handshake) {
+  CircuitBreaker& breaker = *context_->breakers.at(target.id);
+  const auto admission = breaker.admit(Clock::now());
+  if (!admission.allowed) {
+    co_return sdk::BackendConnection{
+        nullptr, sdk::Outcome::fail(sdk::Failure::breaker_open,
+                                    "destination temporarily marked down after repeated failures")};
+  }
+  if (admission.probe) logger_.logf(sdk::LogLevel::info, "destination {} half-open: this connection probes it", target.id);
+  sdk::BackendConnection result = co_await connect_with_retries(target, endpoint, handshake);
+  record_health(breaker, admission.probe, target.id, result.outcome);
+  co_return result;
+}
+
+void ClientSession::record_health(CircuitBreaker& breaker, bool probe, const std::string& destination,
+                                  const sdk::Outcome& outcome) {
+  if (outcome) {
+    breaker.record_success(probe);
+    if (probe) logger_.logf(sdk::LogLevel::info, "destination {} is back: breaker closed", destination);
+    return;
+  }
+  if (outcome.failure == sdk::Failure::config || outcome.failure == sdk::Failure::loop) {
+    // Configuration errors say nothing about the destination's health.
+    breaker.release_probe(probe);
+    return;
+  }
+  const auto stage = last_attempt_connected_ ? CircuitBreaker::Stage::after_connect : CircuitBreaker::Stage::connect;
+  // The client as the backend sees it (after any PROXY header): a backend
+  // that bans an address bans this one.
+  if (breaker.record_failure(probe, stage, info_.peer.ip, Clock::now()) != CircuitBreaker::State::open) return;
+  const auto snapshot = breaker.snapshot(Clock::now());
+  logger_.logf(sdk::LogLevel::warn,
+               "destination {} marked down for {} ms [breaker_open]: {} consecutive failures from {} client{}{}",
+               destination,
+               std::chrono::duration_cast<std::chrono::milliseconds>(context_->config->server.host_down_cooldown)
+                   .count(),
+               snapshot.consecutive_failures, snapshot.failure_sources, snapshot.failure_sources == 1 ? "" : "s",
+               snapshot.host_level_failure ? ", all at the connect stage" : "");
 }
 
 sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const DestinationConfig& target,

@@ -64,6 +64,12 @@ class ClientSession final : public sdk::Session {
   };
   sdk::Task<Attempt> establish(const DestinationConfig& destination, const EndpointConfig& endpoint,
                                BackendConnectionImpl& backend, const sdk::BackendHandshake& handshake);
+  sdk::Task<sdk::BackendConnection> connect_through_breaker(const DestinationConfig& destination,
+                                                            const EndpointConfig& endpoint,
+                                                            const sdk::BackendHandshake& handshake);
+  // Tells the destination's breaker how an admitted establishment ended.
+  void record_health(CircuitBreaker& breaker, bool probe, const std::string& destination,
+                     const sdk::Outcome& outcome);
   sdk::Task<sdk::BackendConnection> connect_with_retries(const DestinationConfig& destination,
                                                          const EndpointConfig& endpoint,
                                                          const sdk::BackendHandshake& handshake);
