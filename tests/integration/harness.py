@@ -482,8 +482,10 @@ class Postern(LogSource):
 
     def start(self, ports, timeout=20.0):
         with open(self.log_path, "ab") as out:
-            # POSTERN_TEST_WRAPPER runs the binary under a tool, e.g.
-            # "valgrind --tool=callgrind" or "heaptrack -o /tmp/postern".
+            # POSTERN_TEST_WRAPPER runs the binary under a tool that keeps it
+            # in its own process and passes SIGTERM on, e.g. "valgrind
+            # --tool=callgrind" (tools that fork the binary, like strace or
+            # time, would leave it running when they are stopped).
             wrapper = shlex.split(os.environ.get("POSTERN_TEST_WRAPPER", ""))
             self.proc = subprocess.Popen(
                 wrapper + [str(postern_binary()), str(self.config_path)],
