@@ -199,7 +199,7 @@ bool Bridge::splice_step(Direction& d) {
   pipes.give(d.pipe_read, d.pipe_write, true);
   d.pipe_read = d.pipe_write = -1;
   if (in < 0 && would_block()) {
-    await_input(d);
+    await_ready(d, *d.from, tcp::socket::wait_read);
   } else {
     finish(d);  // 0: end of stream; otherwise an error
   }
@@ -234,10 +234,10 @@ bool Bridge::copy_step(Direction& d) {
   buffers.give(std::move(d.buffer));
   if (read.error) {
     finish(d);
-  } else if (read.wait == tcp::socket::wait_read) {
-    await_input(d);
   } else {
-    await_ready(d, *d.from, read.wait);  // a TLS read that must write first
+    // Straight to the socket: OpenSSL may hold part of a record (so it has
+    // "pending" input) and still need more bytes, or need to write first.
+    await_ready(d, *d.from, read.wait);
   }
   return false;
 }

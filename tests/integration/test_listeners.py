@@ -146,3 +146,35 @@ class ListenerTest(h.IntegrationCase):
         self.assertRegex(postern.log_text(),
                          r"WARN postern: destination old: tls_allow_invalid_certs is set")
         self.assertEqual(h.landing(port, "bob@example.test"), "old")
+
+    def test_large_upload_over_a_tls_client_leg(self):
+        # APPEND of 3 MiB from a TLS client: TLS records arrive split across
+        # TCP segments, so the bridge often holds part of a record and must
+        # wait for the socket rather than spin on OpenSSL's pending input.
+        port = h.free_port()
+        cert = h.make_cert(self.ws.path / f"certs-{self.name()}", "proxy.test", dns_names=["proxy.test"])
+        mapping = self.ws.path / f"mapping-{self.name()}.tsv"
+        h.write_mapping(mapping, {})
+        config = h.postern_config(
+            listeners=[h.imap_listener("imaps", port, tls="implicit")],
+            destinations=[h.dovecot_destination("old", self.old)],
+            default_destination="old", mapping_path=mapping,
+            extra=h.certificate_table("proxy", cert, default=True))
+        h.start_postern(self, self.ws, config, [port], name="postern-" + self.name())
+        ctx = h.client_tls_context(cert.cert)
+        ctx.check_hostname = False
+        body = (b"x" * 998 + b"\r\n") * 3 * 1024
+        message = h.rfc822("tls upload", body)
+        client = h.imap_client(port, tls="implicit", ctx=ctx, timeout=60)
+        try:
+            h.login(client, "carol@example.test")
+            typ, _ = client.append("INBOX", None, None, message)
+            self.assertEqual(typ, "OK")
+            client.select("INBOX", readonly=True)
+            typ, data = client.search(None, "SUBJECT", '"tls upload"')
+            self.assertEqual(typ, "OK")
+            number = data[0].split()[-1]
+            typ, data = client.fetch(number, "(RFC822.SIZE)")
+            self.assertIn(f"RFC822.SIZE {len(message)}".encode(), data[0])
+        finally:
+            h.logout(client)
