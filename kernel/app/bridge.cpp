@@ -87,16 +87,16 @@ bool would_block() noexcept { return errno == EAGAIN || errno == EWOULDBLOCK; }
 Bridge::Bridge(SocketStream& client, SocketStream& backend, Duration idle_limit, std::function<void()> done)
     : idle_timer_(client.socket().get_executor()), idle_limit_(idle_limit), done_(std::move(done)) {
   const bool zero_copy = !client.secure() && !backend.secure();
-  to_backend_ = Direction{&client, &backend, &stats_.bytes_to_backend, zero_copy};
-  to_client_ = Direction{&backend, &client, &stats_.bytes_to_client, zero_copy};
+  to_backend_.from = to_client_.to = &client;
+  to_backend_.to = to_client_.from = &backend;
+  to_backend_.counter = &stats_.bytes_to_backend;
+  to_client_.counter = &stats_.bytes_to_client;
+  to_backend_.zero_copy = to_client_.zero_copy = zero_copy;
 }
 
 void Bridge::start() {
-  // Non-blocking sockets for read_now/write_now and splice; Asio's own
-  // asynchronous operations are unaffected.
-  boost::system::error_code ignored;
-  to_backend_.from->socket().non_blocking(true, ignored);
-  to_client_.from->socket().non_blocking(true, ignored);
+  to_backend_.from->ensure_non_blocking();
+  to_client_.from->ensure_non_blocking();
   watch_idle();
   await_input(to_backend_);
   await_input(to_client_);
@@ -175,7 +175,11 @@ bool Bridge::splice_step(Direction& d) {
       d.in_pipe -= static_cast<std::size_t>(out);
       *d.counter += static_cast<std::uint64_t>(out);
       touch();
-      return true;
+      if (d.in_pipe > 0 || !d.source_drained) return true;
+      pipes.give(d.pipe_read, d.pipe_write, true);
+      d.pipe_read = d.pipe_write = -1;
+      await_ready(d, *d.from, tcp::socket::wait_read);
+      return false;
     }
     if (out < 0 && would_block()) {
       await_ready(d, *d.to, tcp::socket::wait_write);
@@ -192,6 +196,7 @@ bool Bridge::splice_step(Direction& d) {
                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   if (in > 0) {
     d.in_pipe = static_cast<std::size_t>(in);
+    d.source_drained = d.in_pipe < pipe_capacity;
     touch();
     return true;
   }
@@ -214,7 +219,10 @@ bool Bridge::copy_step(Direction& d) {
       d.begin += written.bytes;
       *d.counter += written.bytes;
       touch();
-      return true;
+      if (d.begin < d.end || !d.source_drained) return true;
+      buffers.give(std::move(d.buffer));
+      await_input(d);
+      return false;
     }
     if (written.error) {
       finish(d);
@@ -228,6 +236,9 @@ bool Bridge::copy_step(Direction& d) {
   if (read.bytes > 0) {
     d.begin = 0;
     d.end = read.bytes;
+    // A TLS read returns one record at a time: only a plain short read
+    // says the socket is empty.
+    d.source_drained = !d.from->secure() && read.bytes < chunk_size;
     touch();
     return true;
   }
@@ -248,9 +259,13 @@ void Bridge::finish(Direction& direction) {
   buffers.give(std::move(direction.buffer));
   pipes.give(direction.pipe_read, direction.pipe_write, direction.in_pipe == 0);
   direction.pipe_read = direction.pipe_write = -1;
-  // Pass the end on (close_notify and FIN); the other direction keeps going.
-  direction.to->shutdown_send();
-  if (to_backend_.done && to_client_.done) {
+  const bool both_done = to_backend_.done && to_client_.done;
+  // Pass the end on (close_notify and FIN) while the other direction keeps
+  // going. When both have ended, the session's close(2) sends the FIN of a
+  // plain leg (its input is read to the end, so no RST); a TLS leg still
+  // gets its close_notify (RFC 8446 section 6.1).
+  if (!both_done || direction.to->secure()) direction.to->shutdown_send();
+  if (both_done) {
     auto done = std::move(done_);
     stop();
     if (done) done();

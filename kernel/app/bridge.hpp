@@ -58,6 +58,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
     std::uint64_t* counter = nullptr;
     bool zero_copy = false;
     bool done = false;
+    // The last read returned less than it asked for: the socket had nothing
+    // more. Once those bytes are out, the direction waits for readiness
+    // instead of reading again only to learn EAGAIN (Asio re-arms the wait
+    // with EPOLL_CTL_MOD, which reports bytes that arrived meanwhile).
+    bool source_drained = false;
     // Bytes in flight, only during a burst: a pooled buffer (copy) or pipe (splice).
     std::unique_ptr<char[]> buffer;
     std::size_t begin = 0;

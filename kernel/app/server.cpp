@@ -1,5 +1,8 @@
 #include "app/server.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
 #include <thread>
 
@@ -26,10 +29,17 @@ asio::awaitable<void> run_session(std::shared_ptr<ClientSession> session) { co_a
 
 }  // namespace
 
+struct Server::Acceptor {
+  explicit Acceptor(asio::io_context& context) : worker(context), socket(context) {}
+  asio::io_context& worker;
+  tcp::acceptor socket;
+  tcp::endpoint bound;
+};
+
 struct Server::Listening {
   ListenerRuntime runtime;
-  std::vector<tcp::acceptor> acceptors;
-  std::vector<std::string> addresses;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;  // per bound address, one per worker
+  std::vector<std::string> addresses;                // per bound address
 };
 
 Server::Server(std::shared_ptr<Context> context, unsigned threads, WorkerPool& blocking_pool)
@@ -51,75 +61,103 @@ std::vector<std::string> Server::bind() {
     const ListenerConfig& config = *listening->runtime.config;
     for (const SocketAddress& address : config.bind) {
       boost::system::error_code ec;
-      const tcp::endpoint endpoint(asio::ip::make_address(address.ip, ec), address.port);
-      tcp::acceptor acceptor(control_);
-      if (!ec) acceptor.open(endpoint.protocol(), ec);
-      if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-      // IPV6_V6ONLY so that 0.0.0.0:N and [::]:N can both be listed.
-      if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-      if (!ec) acceptor.bind(endpoint, ec);
-      if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      tcp::endpoint endpoint(asio::ip::make_address(address.ip, ec), address.port);
+      std::vector<std::unique_ptr<Acceptor>> group;
+      for (auto& worker : workers_) {
+        auto acceptor = std::make_unique<Acceptor>(*worker);
+        tcp::acceptor& socket = acceptor->socket;
+        const bool first = group.empty();
+        const int reuse_port = 1;
+        if (!ec) socket.open(endpoint.protocol(), ec);
+        if (!ec) socket.set_option(tcp::acceptor::reuse_address(true), ec);
+        // IPV6_V6ONLY so that 0.0.0.0:N and [::]:N can both be listed.
+        if (!ec && endpoint.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
+        // The first socket binds without SO_REUSEPORT, so a port that
+        // anything else holds (another Postern included) fails here; the
+        // option is set after its bind so the other workers' sockets join it.
+        if (!ec && !first &&
+            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &reuse_port, sizeof reuse_port) != 0) {
+          ec.assign(errno, boost::system::system_category());
+        }
+        if (!ec) socket.bind(endpoint, ec);
+        if (!ec && first) endpoint = socket.local_endpoint(ec);  // the port, when 0 was asked for
+        if (!ec && first && workers_.size() > 1 &&
+            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &reuse_port, sizeof reuse_port) != 0) {
+          ec.assign(errno, boost::system::system_category());
+        }
+        if (!ec) socket.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) break;
+        acceptor->bound = endpoint;
+        group.push_back(std::move(acceptor));
+      }
       if (ec) {
         errors.push_back(fmt::format("listener.{}: cannot listen on {}: {}", config.id, address.text(), ec.message()));
         continue;
       }
-      const tcp::endpoint bound = acceptor.local_endpoint(ec);
-      listening->addresses.push_back(bound.address().is_v6()
-                                         ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
-                                         : fmt::format("{}:{}", bound.address().to_string(), bound.port()));
-      listening->acceptors.push_back(std::move(acceptor));
+      listening->addresses.push_back(endpoint.address().is_v6()
+                                         ? fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port())
+                                         : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
+      for (auto& acceptor : group) listening->acceptors.push_back(std::move(acceptor));
     }
   }
   return errors;
 }
 
-asio::io_context& Server::next_worker() { return *workers_[next_worker_++ % workers_.size()]; }
-
-asio::awaitable<void> Server::accept_loop(Listening& listening, std::size_t acceptor_index) {
-  tcp::acceptor& acceptor = listening.acceptors[acceptor_index];
+asio::awaitable<void> Server::accept_loop(Listening& listening, Acceptor& acceptor) {
   const ListenerConfig& config = *listening.runtime.config;
   for (;;) {
-    // The socket is created on a worker's executor: the whole connection
-    // then runs on that worker's thread.
-    asio::any_io_executor worker = next_worker().get_executor();
-    auto [ec, socket] = co_await acceptor.async_accept(worker, as_result);
-    if (stopping_) co_return;
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      log::kernel().warn("accept failed on listener {}: {}", config.id, ec.message());
-      asio::steady_timer pause(control_, accept_error_pause);
-      co_await pause.async_wait(as_result);
+    // accept(2) returns the peer's address with the connection.
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor.socket.async_accept(peer, as_result);
+    if (stopping_ || ec == asio::error::operation_aborted) co_return;
+    if (!ec) {
+      start_session(listening, std::move(socket), peer, acceptor.bound);
       continue;
     }
-    if (listening.runtime.active.load() >= config.max_connections) {
-      log::kernel().warn("max_connections reached on listener {}; dropping connection", config.id);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    const std::uint64_t id = next_session_id_++;
-    auto cancel = std::make_shared<asio::cancellation_signal>();
-    // Kick: terminal cancellation, emitted on the session's own thread
-    // (cancellation slots are not thread-safe).
-    SessionDirectory::Closer close = [worker, weak = std::weak_ptr(cancel)] {
-      asio::post(worker, [weak] {
-        if (auto signal = weak.lock()) signal->emit(asio::cancellation_type::terminal);
-      });
-    };
-    auto session = std::make_shared<ClientSession>(context_, listening.runtime, tcp::socket(std::move(socket)), id,
-                                                   directory_, std::move(close));
-    {
-      std::lock_guard lock(sessions_mutex_);
-      sessions_.emplace(id, LiveSession{worker, cancel});
-    }
-    // The completion handler keeps the cancellation signal alive until the
-    // session coroutine is gone (a signal must outlive its slot's user).
-    asio::co_spawn(worker, run_session(std::move(session)),
-                   asio::bind_cancellation_slot(cancel->slot(), [this, id, cancel](std::exception_ptr) {
-                     std::lock_guard lock(sessions_mutex_);
-                     sessions_.erase(id);
-                   }));
+    // A connection that went away before it was taken is not a failure.
+    if (ec == asio::error::connection_aborted || ec == asio::error::interrupted) continue;
+    // Out of descriptors or memory: pause rather than spin on a listener
+    // that stays readable.
+    log::kernel().warn("accept failed on listener {}: {}", config.id, ec.message());
+    asio::steady_timer pause(acceptor.worker, accept_error_pause);
+    co_await pause.async_wait(as_result);
   }
+}
+
+void Server::start_session(Listening& listening, tcp::socket socket, const tcp::endpoint& peer,
+                           const tcp::endpoint& bound) {
+  const ListenerConfig& config = *listening.runtime.config;
+  boost::system::error_code ec;
+  if (listening.runtime.active.load() >= config.max_connections) {
+    log::kernel().warn("max_connections reached on listener {}; dropping connection", config.id);
+    socket.close(ec);
+    return;
+  }
+  // A wildcard listener learns the address the client reached from the socket.
+  const tcp::endpoint local = bound.address().is_unspecified() ? socket.local_endpoint(ec) : bound;
+  const std::uint64_t id = next_session_id_++;
+  const asio::any_io_executor executor = socket.get_executor();
+  auto cancel = std::make_shared<asio::cancellation_signal>();
+  // Kick: terminal cancellation, emitted on the session's own thread
+  // (cancellation slots are not thread-safe).
+  SessionDirectory::Closer close = [executor, weak = std::weak_ptr(cancel)] {
+    asio::post(executor, [weak] {
+      if (auto signal = weak.lock()) signal->emit(asio::cancellation_type::terminal);
+    });
+  };
+  auto session = std::make_shared<ClientSession>(context_, listening.runtime, std::move(socket), peer, local, id,
+                                                 directory_, std::move(close));
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.emplace(id, LiveSession{executor, cancel});
+  }
+  // The completion handler keeps the cancellation signal alive until the
+  // session coroutine is gone (a signal must outlive its slot's user).
+  asio::co_spawn(executor, run_session(std::move(session)),
+                 asio::bind_cancellation_slot(cancel->slot(), [this, id, cancel](std::exception_ptr) {
+                   std::lock_guard lock(sessions_mutex_);
+                   sessions_.erase(id);
+                 }));
 }
 
 void Server::cancel_all_sessions() {
@@ -165,14 +203,21 @@ asio::awaitable<void> Server::handle_signals() {
   co_await drain_and_stop();
 }
 
-asio::awaitable<void> Server::drain_and_stop() {
-  stopping_ = true;
+void Server::close_acceptors() {
   for (auto& listening : listeners_) {
-    for (tcp::acceptor& acceptor : listening->acceptors) {
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
+    for (auto& acceptor : listening->acceptors) {
+      // On the acceptor's own thread: Asio objects are not thread-safe.
+      asio::post(acceptor->worker, [&socket = acceptor->socket] {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      });
     }
   }
+}
+
+asio::awaitable<void> Server::drain_and_stop() {
+  stopping_ = true;
+  close_acceptors();
   const auto grace_end = Clock::now() + context_->config->server.shutdown_grace;
   asio::steady_timer timer(control_);
   while (live_sessions() > 0 && Clock::now() < grace_end) {
@@ -195,10 +240,12 @@ asio::awaitable<void> Server::drain_and_stop() {
 
 int Server::run() {
   for (auto& listening : listeners_) {
-    for (std::size_t i = 0; i < listening->acceptors.size(); ++i) {
-      asio::co_spawn(control_, accept_loop(*listening, i), asio::detached);
-      log::kernel().info("listening on {} (listener {}, protocol {})", listening->addresses[i],
-                         listening->runtime.config->id, listening->runtime.config->protocol);
+    for (auto& acceptor : listening->acceptors) {
+      asio::co_spawn(acceptor->worker, accept_loop(*listening, *acceptor), asio::detached);
+    }
+    for (const std::string& address : listening->addresses) {
+      log::kernel().info("listening on {} (listener {}, protocol {})", address, listening->runtime.config->id,
+                         listening->runtime.config->protocol);
     }
   }
   asio::co_spawn(control_, handle_signals(), asio::detached);

@@ -1,6 +1,12 @@
 // The running daemon: worker threads (one io_context each, so a connection
 // stays on one thread), listeners and their accept loops, the registry of live
 // sessions, signals, and the drain on shutdown.
+//
+// Every worker accepts on its own listening socket, one per bound address,
+// joined in a SO_REUSEPORT group so the kernel spreads new connections over
+// the workers: an accepted connection starts on the thread that accepted it,
+// with no hand-off between threads and no wake-up of a separate accept
+// thread.
 #pragma once
 
 #include <atomic>
@@ -39,26 +45,28 @@ class Server {
     std::shared_ptr<asio::cancellation_signal> cancel;
   };
 
-  asio::awaitable<void> accept_loop(Listening& listening, std::size_t acceptor_index);
+  struct Acceptor;
+  asio::awaitable<void> accept_loop(Listening& listening, Acceptor& acceptor);
+  void start_session(Listening& listening, tcp::socket socket, const tcp::endpoint& peer,
+                     const tcp::endpoint& bound);
   asio::awaitable<void> handle_signals();
   asio::awaitable<void> drain_and_stop();
   void cancel_all_sessions();
   void reload_mapping();
-  asio::io_context& next_worker();
   std::size_t live_sessions();
+  void close_acceptors();
 
   std::shared_ptr<Context> context_;
   WorkerPool& blocking_pool_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
-  std::atomic<std::size_t> next_worker_{0};
-  asio::io_context control_;  // signals, acceptors and the drain
+  asio::io_context control_;  // signals and the drain
   std::vector<std::unique_ptr<Listening>> listeners_;
 
   std::mutex sessions_mutex_;
   std::unordered_map<std::uint64_t, LiveSession> sessions_;
   std::atomic<std::uint64_t> next_session_id_{1};
   SessionDirectory directory_;
-  bool stopping_ = false;  // touched only on the control thread
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace postern::kernel

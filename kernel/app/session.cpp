@@ -48,7 +48,8 @@ std::atomic<std::uint64_t> source_ip_cursor{0};
 }  // namespace
 
 ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
-                             std::uint64_t id, SessionDirectory& directory, SessionDirectory::Closer close)
+                             const tcp::endpoint& peer, const tcp::endpoint& local, std::uint64_t id,
+                             SessionDirectory& directory, SessionDirectory::Closer close)
     : context_(std::move(context)),
       listener_(listener),
       client_(std::move(socket)),
@@ -61,12 +62,11 @@ ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& 
   info_.listener_tls = config.tls;
   info_.max_auth_attempts = config.max_auth_attempts;
   info_.jwt_username_claim = context_->config->oauth.jwt_username_claim;
-  boost::system::error_code ec;
-  info_.peer = address_of(client_.socket().remote_endpoint(ec));
-  info_.local = address_of(client_.socket().local_endpoint(ec));
-  const auto peer = IpAddress::parse(info_.peer.ip);
-  info_.trusted_peer = peer && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
-                         return range.contains(*peer);
+  info_.peer = address_of(peer);
+  info_.local = address_of(local);
+  const auto peer_ip = IpAddress::parse(info_.peer.ip);
+  info_.trusted_peer = peer_ip && std::ranges::any_of(config.proxy_trusted, [&](const Cidr& range) {
+                         return range.contains(*peer_ip);
                        });
   logger_.set_context(info_);
   ++listener_.active;
@@ -317,15 +317,14 @@ sdk::Task<sdk::BackendConnection> ClientSession::connect_with_retries(const Dest
   const unsigned attempts = 1 + config.server.backend_connect_retries;
   const auto executor = co_await asio::this_coro::executor;
   for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
-    // backend_timeout bounds each attempt (behaviour 5.6): a backend that
-    // never greets must leave time for the retry.
-    const Clock::time_point deadline = Clock::now() + config.server.backend_timeout;
+    // backend_timeout bounds each attempt (behaviour 5.6, the backend's
+    // deadline starts with it): a backend that never greets must leave time
+    // for the retry.
     sdk::BackendInfo backend_info{target.id, target.host, endpoint.port, endpoint.tls, target.hide_auth_errors,
                                   forwarding_mode(target.forwarding_for(info_.protocol))};
     auto backend = std::make_unique<BackendConnectionImpl>(tcp::socket(executor), std::move(backend_info),
                                                            *context_->backend_tls.at(target.id),
                                                            target.allow_plaintext_auth, config.server.backend_timeout);
-    backend->socket_stream().set_deadline(deadline);
     const Attempt outcome = co_await establish(target, endpoint, *backend, handshake);
     result.outcome = outcome.outcome;
     last_attempt_connected_ = outcome.tcp_connected;
@@ -385,14 +384,12 @@ sdk::Task<ClientSession::Attempt> ClientSession::establish(const DestinationConf
                                                        target.address().to_string(), target.port())),
                         false};
     }
-    boost::system::error_code ec;
-    tcp::socket& socket = stream.socket();
-    socket.close(ec);
-    socket.open(target.protocol(), ec);
-    if (ec) {
-      last_error = ec.message();
+    if (const std::error_code opened = stream.open(target.protocol())) {
+      last_error = opened.message();
       continue;
     }
+    boost::system::error_code ec;
+    tcp::socket& socket = stream.socket();
     if (!destination.source_ips.empty()) {
       // Round robin over the source addresses of the target's family.
       std::vector<asio::ip::address> candidates;

@@ -27,9 +27,11 @@ class BackendConnectionImpl;
 
 class ClientSession final : public sdk::Session {
  public:
-  // `close` ends this session from any thread (for kick).
+  // `close` ends this session from any thread (for kick). `peer` and
+  // `local` are the connection's TCP addresses (from accept).
   ClientSession(std::shared_ptr<Context> context, ListenerRuntime& listener, tcp::socket socket,
-                std::uint64_t id, SessionDirectory& directory, SessionDirectory::Closer close);
+                const tcp::endpoint& peer, const tcp::endpoint& local, std::uint64_t id,
+                SessionDirectory& directory, SessionDirectory::Closer close);
   ~ClientSession() override;
 
   // Runs the connection to its end; never throws.

@@ -1,10 +1,11 @@
 #include "app/stream.hpp"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <openssl/err.h>
 
 namespace postern::kernel {
@@ -66,6 +67,7 @@ void SocketStream::set_deadline(std::optional<Clock::time_point> deadline) {
   if (!deadline) {
     // A bridged session may last for hours: no timer is kept for it.
     deadline_timer_.reset();
+    timer_expiry_.reset();
     if (deadline_state_) deadline_state_->stream = nullptr;
     deadline_state_.reset();
     return;
@@ -78,14 +80,24 @@ void SocketStream::arm_deadline() {
     deadline_timer_.emplace(socket_.get_executor());
     deadline_state_ = std::make_shared<DeadlineState>(DeadlineState{this});
   }
+  if (timer_expiry_ && *timer_expiry_ <= *deadline_) return;
+  timer_expiry_ = *deadline_;
   deadline_timer_->expires_at(*deadline_);  // cancels the previous wait
   deadline_timer_->async_wait([state = deadline_state_](const boost::system::error_code& ec) {
     if (ec || state->stream == nullptr) return;
-    SocketStream& stream = *state->stream;
-    stream.deadline_fired_ = true;
-    boost::system::error_code ignored;
-    stream.socket_.cancel(ignored);
+    state->stream->deadline_passed();
   });
+}
+
+void SocketStream::deadline_passed() noexcept {
+  timer_expiry_.reset();
+  if (deadline_ && Clock::now() < *deadline_) {
+    arm_deadline();  // the deadline moved later while the timer waited
+    return;
+  }
+  deadline_fired_ = true;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 bool SocketStream::expired() const noexcept {
@@ -103,10 +115,33 @@ sdk::Task<std::error_code> SocketStream::wait(tcp::socket::wait_type type) {
   co_return finish(ec);
 }
 
+std::error_code SocketStream::open(const tcp& protocol) {
+  boost::system::error_code ec;
+  socket_.close(ec);
+  socket_.open(protocol, ec);
+  if (!ec) ensure_non_blocking();
+  return ec;
+}
+
+void SocketStream::ensure_non_blocking() noexcept {
+  // Asio remembers the mode it set: one ioctl per socket at most, shared
+  // with Asio's own first wait.
+  boost::system::error_code ignored;
+  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ignored);
+}
+
 sdk::Task<std::error_code> SocketStream::connect(const tcp::endpoint& target) {
   if (expired()) co_return timed_out();
-  auto [ec] = co_await socket_.async_connect(target, as_result);
-  co_return finish(ec);
+  if (::connect(socket_.native_handle(), target.data(), static_cast<socklen_t>(target.size())) == 0) {
+    co_return std::error_code{};
+  }
+  if (errno != EINPROGRESS) co_return std::error_code(errno, std::system_category());
+  const std::error_code waited = co_await wait(tcp::socket::wait_write);
+  if (waited) co_return waited;
+  int failure = 0;
+  socklen_t length = sizeof failure;
+  if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_ERROR, &failure, &length) != 0) failure = errno;
+  co_return failure == 0 ? std::error_code{} : std::error_code(failure, std::system_category());
 }
 
 bool SocketStream::has_buffered_input() const noexcept {
@@ -120,12 +155,7 @@ SocketStream::Progress SocketStream::read_now(std::span<char> buffer) {
     replay_.erase(0, n);
     return {{}, n};
   }
-  if (!ssl_) {
-    boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return {{}, 0, tcp::socket::wait_read};
-    return {ec, n};
-  }
+  if (!ssl_) return receive_now(buffer);
   ERR_clear_error();
   std::size_t n = 0;
   const int result = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
@@ -133,16 +163,32 @@ SocketStream::Progress SocketStream::read_now(std::span<char> buffer) {
 }
 
 SocketStream::Progress SocketStream::write_now(std::string_view data) {
-  if (!ssl_) {
-    boost::system::error_code ec;
-    const std::size_t n = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return {{}, 0, tcp::socket::wait_write};
-    return {ec, n};
-  }
+  if (!ssl_) return send_now(data);
   ERR_clear_error();
   std::size_t n = 0;
   const int result = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
   return tls_progress(result, n);
+}
+
+SocketStream::Progress SocketStream::receive_now(std::span<char> buffer) {
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) return {{}, static_cast<std::size_t>(n)};
+    if (n == 0) return {end_of_stream(), 0};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {{}, 0, tcp::socket::wait_read};
+    return {std::error_code(errno, std::system_category()), 0};
+  }
+}
+
+SocketStream::Progress SocketStream::send_now(std::string_view data) {
+  for (;;) {
+    const ssize_t n = ::send(socket_.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return {{}, static_cast<std::size_t>(n)};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {{}, 0, tcp::socket::wait_write};
+    return {std::error_code(errno, std::system_category()), 0};
+  }
 }
 
 SocketStream::Progress SocketStream::tls_progress(int result, std::size_t bytes) const {
@@ -164,15 +210,27 @@ sdk::Task<sdk::IoResult> SocketStream::read_some(std::span<char> buffer) {
   }
   if (expired()) co_return sdk::IoResult{timed_out(), 0};
   if (ssl_) co_return co_await tls_read(buffer);
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()), as_result);
-  co_return sdk::IoResult{finish(ec), n};
+  for (;;) {
+    const Progress read = receive_now(buffer);
+    if (read.bytes > 0 || read.error) co_return sdk::IoResult{read.error, read.bytes};
+    const std::error_code waited = co_await wait(tcp::socket::wait_read);
+    if (waited) co_return sdk::IoResult{waited, 0};
+  }
 }
 
 sdk::Task<sdk::IoResult> SocketStream::write(std::string_view data) {
   if (expired()) co_return sdk::IoResult{timed_out(), 0};
   if (ssl_) co_return co_await tls_write(data);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), as_result);
-  co_return sdk::IoResult{finish(ec), n};
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const Progress sent = send_now(data.substr(done));
+    done += sent.bytes;
+    if (sent.error) co_return sdk::IoResult{sent.error, done};
+    if (sent.bytes > 0) continue;
+    const std::error_code waited = co_await wait(tcp::socket::wait_write);
+    if (waited) co_return sdk::IoResult{waited, done};
+  }
+  co_return sdk::IoResult{{}, done};
 }
 
 sdk::Task<sdk::IoResult> SocketStream::tls_read(std::span<char> buffer) {
@@ -210,9 +268,7 @@ sdk::Task<sdk::IoResult> SocketStream::tls_write(std::string_view data) {
 
 sdk::Task<std::error_code> SocketStream::handshake(asio::ssl::context& context, bool server,
                                                    const std::function<bool(SSL*)>& prepare) {
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  if (ec) co_return ec;
+  ensure_non_blocking();  // the socket BIO's read(2) and write(2) must not block
   ssl_.reset(SSL_new(context.native_handle()));
   if (!ssl_ || SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) {
     ssl_.reset();

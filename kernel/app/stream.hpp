@@ -11,6 +11,10 @@
 // while a connection is idle. One read and one write may be in progress at
 // the same time (the bridge relays both directions); both run on the
 // connection's single thread, so OpenSSL calls never overlap.
+//
+// Plain reads and writes are direct non-blocking system calls that wait
+// through Asio only when the socket would block: an operation that can
+// finish at once costs one system call and no trip through the event loop.
 #pragma once
 
 #include <chrono>
@@ -50,6 +54,11 @@ class SocketStream final : public sdk::Stream {
   sdk::Task<std::error_code> handshake(asio::ssl::context& context, bool server,
                                        const std::function<bool(SSL*)>& prepare = {});
 
+  // A new non-blocking socket of `protocol`, replacing any open one.
+  std::error_code open(const tcp& protocol);
+  // splice(2) and OpenSSL's socket BIO need the descriptor itself in
+  // non-blocking mode (recv and send here pass MSG_DONTWAIT instead).
+  void ensure_non_blocking() noexcept;
   // TCP connect of the (already opened) socket, under the deadline.
   sdk::Task<std::error_code> connect(const tcp::endpoint& target);
 
@@ -94,7 +103,10 @@ class SocketStream final : public sdk::Stream {
     SocketStream* stream = nullptr;
   };
   void arm_deadline();
+  void deadline_passed() noexcept;
   bool expired() const noexcept;
+  Progress receive_now(std::span<char> buffer);
+  Progress send_now(std::string_view data);
   std::error_code finish(const boost::system::error_code& ec) const;
   // The Progress of an SSL_read_ex/SSL_write_ex call that returned `result`.
   Progress tls_progress(int result, std::size_t bytes) const;
@@ -107,6 +119,10 @@ class SocketStream final : public sdk::Stream {
   std::optional<Clock::time_point> deadline_;
   std::optional<asio::steady_timer> deadline_timer_;
   std::shared_ptr<DeadlineState> deadline_state_;
+  // When the timer's wait is pending: the expiry it was set for. A later
+  // deadline does not touch the timer (each change would cost a timerfd
+  // update); the handler re-arms for it when the earlier expiry comes.
+  std::optional<Clock::time_point> timer_expiry_;
   bool deadline_fired_ = false;
   std::string replay_;
   bool send_closed_ = false;
