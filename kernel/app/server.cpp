@@ -70,6 +70,9 @@ std::vector<std::string> Server::bind() {
         const int reuse_port = 1;
         if (!ec) socket.open(endpoint.protocol(), ec);
         if (!ec) socket.set_option(tcp::acceptor::reuse_address(true), ec);
+        // Accepted connections inherit TCP_NODELAY from the listening socket
+        // on Linux: no setsockopt per connection.
+        if (!ec) socket.set_option(tcp::no_delay(true), ec);
         // IPV6_V6ONLY so that 0.0.0.0:N and [::]:N can both be listed.
         if (!ec && endpoint.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
         // The first socket binds without SO_REUSEPORT, so a port that

@@ -92,8 +92,6 @@ bool ClientSession::starttls_offered() const noexcept {
 }
 
 sdk::Task<void> ClientSession::run() {
-  boost::system::error_code ignored;
-  client_.socket().set_option(tcp::no_delay(true), ignored);
   // One pre-auth budget covers the PROXY header, the TLS handshake and the
   // whole pre-authentication dialogue (behaviour 4).
   arm_preauth_deadline();

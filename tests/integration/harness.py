@@ -850,3 +850,50 @@ def proc_status_kib(pid, field="VmRSS"):
 def proc_uses_asan(pid):
     """Whether the process runs with AddressSanitizer's runtime mapped."""
     return "libasan" in Path(f"/proc/{pid}/maps").read_text()
+
+
+SYS_pidfd_getfd = 438  # x86_64 and aarch64 (Linux 5.6)
+
+
+def _tcp_table(pid):
+    """socket inode -> (local port, remote port, state) from /proc/PID/net/tcp{,6}."""
+    table = {}
+    for name in ("tcp", "tcp6"):
+        lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+        for line in lines:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            table[inode] = (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16), state)
+    return table
+
+
+def established_tcp_options(pid, level, option):
+    """(local port, remote port, option value) of every established TCP
+    socket of process `pid`, read from a duplicate of its descriptor
+    (pidfd_getfd(2), which needs the right to ptrace the process)."""
+    table = _tcp_table(pid)
+    pidfd = os.pidfd_open(pid)
+    found = []
+    try:
+        for entry in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{entry}")
+            except FileNotFoundError:
+                continue
+            match = re.fullmatch(r"socket:\[(\d+)\]", target)
+            if not match or int(match.group(1)) not in table:
+                continue
+            local, remote, state = table[int(match.group(1))]
+            if state != "01":  # TCP_ESTABLISHED
+                continue
+            fd = _libc.syscall(SYS_pidfd_getfd, pidfd, int(entry), 0)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), "pidfd_getfd")
+            dup = socket.socket(fileno=fd)
+            try:
+                found.append((local, remote, dup.getsockopt(level, option)))
+            finally:
+                dup.close()
+    finally:
+        os.close(pidfd)
+    return found

@@ -44,6 +44,27 @@ class SessionsTest(h.IntegrationCase):
                                      name=f"postern-{self._testMethodName}", env=env)
         return self.proxy
 
+    # -- sockets -------------------------------------------------------------
+
+    def test_both_legs_set_tcp_nodelay(self):
+        """A 4 KiB reply must never wait for a delayed ACK (Nagle): the
+        client leg and the backend leg both carry TCP_NODELAY."""
+        proxy = self.start_proxy()
+        client = h.imap_client(self.port)
+        try:
+            h.login(client, "alice@example.test")
+            client.select("INBOX")
+            legs = h.established_tcp_options(proxy.proc.pid, socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            client_leg = [value for local, _, value in legs if local == self.port]
+            backend_leg = [value for _, remote, value in legs
+                           if remote in (self.dovecot.imap_port, self.dovecot.haproxy_port)]
+            self.assertEqual(len(client_leg), 1, legs)
+            self.assertEqual(len(backend_leg), 1, legs)
+            self.assertNotEqual(client_leg[0], 0, "client leg without TCP_NODELAY")
+            self.assertNotEqual(backend_leg[0], 0, "backend leg without TCP_NODELAY")
+        finally:
+            h.logout(client)
+
     # -- authentication failures -------------------------------------------
 
     def test_failed_backend_login_returns_to_preauth(self):
