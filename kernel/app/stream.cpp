@@ -279,6 +279,10 @@ sdk::Task<std::error_code> SocketStream::handshake(asio::ssl::context& context, 
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_options(ssl_.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // One read(2) takes whatever the socket holds, not a record header and
+  // then its body: half the reads per record. What is read ahead counts as
+  // buffered input (SSL_has_pending), which every wait checks first.
+  SSL_set_read_ahead(ssl_.get(), 1);
   if (server) {
     SSL_set_accept_state(ssl_.get());
   } else {

@@ -1,13 +1,17 @@
 #include "log/logging.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+
+#include "log/buffered_sink.hpp"
 
 namespace postern::kernel {
 
@@ -102,13 +106,18 @@ struct Registry {
   spdlog::sink_ptr sink;
   std::map<std::string, std::shared_ptr<spdlog::logger>, std::less<>> loggers;
 
-  Registry() : sink(std::make_shared<spdlog::sinks::stderr_sink_mt>()) {
+  Registry() : sink(std::make_shared<BufferedFdSink>(STDERR_FILENO)) {
     sink->set_formatter(make_formatter());
   }
 };
 
 Registry& registry() {
-  static Registry* const instance = new Registry;
+  static Registry* const instance = [] {
+    auto* created = new Registry;
+    // Whatever still waits in the buffer reaches stderr when the process exits.
+    std::atexit([] { registry().sink->flush(); });
+    return created;
+  }();
   return *instance;
 }
 
@@ -183,6 +192,11 @@ void init_logging(const LogFilter& filter, spdlog::sink_ptr sink) {
   for (auto& [name, logger] : r.loggers) {
     logger->sinks().assign(1, r.sink);
     logger->set_level(r.filter.level_for(name));
+  }
+  if (auto* buffered = dynamic_cast<BufferedFdSink*>(r.sink.get())) {
+    LevelFilter lowest = r.filter.default_level;
+    for (const auto& [name, level] : r.filter.targets) lowest = std::min(lowest, level);
+    buffered->set_write_through(lowest <= LevelFilter::debug);
   }
 }
 

@@ -1,5 +1,6 @@
-// The kernel's logging (behavior.md 11.3): spdlog, one ANSI-free stderr sink,
-// one logger per target ("postern" for the kernel, the plugin's name for a
+// The kernel's logging (behavior.md 11.3): spdlog, one ANSI-free stderr sink
+// (buffered, written by a thread of its own: buffered_sink.hpp), one logger
+// per target ("postern" for the kernel, the plugin's name for a
 // plugin), each at the level the filter gives its target. The filter comes
 // from RUST_LOG when it is set, else from server.log_level, with the same
 // syntax: "info", "debug,imap=trace", "postern=warn".
