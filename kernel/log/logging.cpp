@@ -231,20 +231,29 @@ spdlog::logger& kernel() {
   return *logger;
 }
 
-std::string escape_control(std::string_view text) {
+void append_escaped(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
+  const auto is_control = [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  };
+  // Almost every line is clean: copy runs of printable bytes at once.
+  for (auto run = text.begin(); run != text.end();) {
+    const auto control = std::find_if(run, text.end(), is_control);
+    out.append(run, control);
+    if (control == text.end()) break;
+    const auto byte = static_cast<unsigned char>(*control);
+    out += "\\x";
+    out += hex[byte >> 4];
+    out += hex[byte & 0x0f];
+    run = control + 1;
+  }
+}
+
+std::string escape_control(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += hex[byte >> 4];
-      out += hex[byte & 0x0f];
-    } else {
-      out += c;
-    }
-  }
+  append_escaped(out, text);
   return out;
 }
 

@@ -69,6 +69,8 @@ spdlog::logger& kernel();
 // Text from plugins and the network may carry CR, LF or escape sequences:
 // control bytes become \xNN so one call is one line in the log.
 std::string escape_control(std::string_view text);
+// The same, appended to `out`.
+void append_escaped(std::string& out, std::string_view text);
 
 LevelFilter to_level(sdk::LogLevel level) noexcept;
 

@@ -38,10 +38,13 @@ void SessionLogger::log(sdk::LogLevel level, std::string_view message) noexcept 
   try {
     // The phase changes often and lines are rare: it is added here rather
     // than on every phase change.
-    std::string line = context_;
-    line += sdk::to_string(phase_);
+    const std::string_view phase = sdk::to_string(phase_);
+    std::string line;
+    line.reserve(context_.size() + phase.size() + 2 + message.size());
+    line += context_;
+    line += phase;
     line += "] ";
-    line += log::escape_control(message);
+    log::append_escaped(line, message);
     logger_->log(spd_level, spdlog::string_view_t(line.data(), line.size()));
   } catch (...) {
     // A line that cannot be built (out of memory) is lost, never fatal.

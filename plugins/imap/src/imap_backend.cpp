@@ -68,8 +68,10 @@ std::string_view after_first_word(std::string_view text) {
 }
 
 bool is_ok(std::string_view rest) {
-  const std::vector<std::string_view> words = split_words(rest);
-  return !words.empty() && iequals(words.front(), "OK");
+  const std::size_t start = rest.find_first_not_of(' ');
+  if (start == std::string_view::npos) return false;
+  const std::size_t end = std::min(rest.find(' ', start), rest.size());
+  return iequals(rest.substr(start, end - start), "OK");
 }
 
 // The response code "[CAPABILITY ...]" at the start of resp-text
