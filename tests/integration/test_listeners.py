@@ -46,14 +46,9 @@ class ListenerTest(h.IntegrationCase):
             finally:
                 h.logout(client)
 
-    def test_bind_failure_is_fatal_and_names_the_address(self):
-        busy = socket.socket()
-        self.addCleanup(busy.close)
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        postern = h.Postern(self.ws, self.config([h.imap_listener("imap", port)]),
-                            name="postern-" + self.name())
+    def assert_cannot_listen(self, port, name, server=None):
+        """Runs a Postern on `port` and expects it to exit 1 naming the address."""
+        postern = h.Postern(self.ws, self.config([h.imap_listener("imap", port)], server=server), name=name)
         self.watch_log(postern)
         with open(postern.log_path, "ab") as out:
             proc = subprocess.run([str(h.postern_binary()), str(postern.config_path)],
@@ -62,6 +57,38 @@ class ListenerTest(h.IntegrationCase):
         self.assertEqual(proc.returncode, 1)
         self.assertRegex(postern.log_text(),
                          rf"listener\.imap: cannot listen on 127\.0\.0\.1:{port}: .*in use")
+
+    def test_bind_failure_is_fatal_and_names_the_address(self):
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.assert_cannot_listen(busy.getsockname()[1], "postern-" + self.name())
+
+    def test_a_port_shared_with_so_reuseport_elsewhere_still_fails(self):
+        """Each worker listens on its own socket of a SO_REUSEPORT group; a
+        group that someone else (of the same user) already holds must not
+        be joined silently, nor may a second Postern join ours."""
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.assert_cannot_listen(busy.getsockname()[1], "postern-foreign-" + self.name(),
+                                  server={"threads": 2})
+
+        port = h.free_port()
+        first = self.start([h.imap_listener("imap", port)], [port], server={"threads": 2})
+        self.assert_cannot_listen(port, "postern-second-" + self.name(), server={"threads": 2})
+        # The first instance still serves, on both of its workers' sockets.
+        for _ in range(8):
+            client = h.imap_client(port)
+            try:
+                h.login(client, "bob@example.test")
+                self.assertEqual(h.backend_of(client), "old")
+            finally:
+                h.logout(client)
+        self.assertIsNone(first.proc.poll())
 
     def test_max_connections_drops_the_excess_connection(self):
         port = h.free_port()
