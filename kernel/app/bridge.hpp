@@ -6,12 +6,14 @@
 // session may sit idle for hours, and while it does it holds only two socket
 // readiness waits and a timer (no coroutine frames, no buffer, no pipe).
 // Bytes move between plain TCP sockets with splice(2), never entering user
-// space; with TLS on either side through a buffer borrowed per burst.
+// space; with TLS on either side through a buffer borrowed per burst. In a
+// bulk transfer a direction asks to be woken per 256 KiB, not per segment.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -49,6 +51,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   bool splice_step(Direction& direction);
   bool copy_step(Direction& direction);
   void finish(Direction& direction);
+  void set_batching(Direction& direction, bool on) noexcept;
+  void wait_for_tail(Direction& direction);
   void watch_idle();
   void touch() noexcept;
 
@@ -63,6 +67,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
     // instead of reading again only to learn EAGAIN (Asio re-arms the wait
     // with EPOLL_CTL_MOD, which reports bytes that arrived meanwhile).
     bool source_drained = false;
+    // In a bulk transfer: the source socket's SO_RCVLOWAT is raised, and a
+    // timer bounds how long a smaller tail waits.
+    bool batching = false;
+    std::optional<asio::steady_timer> tail_timer;
     // Bytes in flight, only during a burst: a pooled buffer (copy) or pipe (splice).
     std::unique_ptr<char[]> buffer;
     std::size_t begin = 0;
