@@ -234,7 +234,7 @@ void Bridge::set_batching(Direction& d, bool on) noexcept {
 }
 
 void Bridge::wait_for_tail(Direction& d) {
-  if (!d.tail_timer) d.tail_timer.emplace(idle_timer_.get_executor());
+  if (!d.tail_timer) d.tail_timer = std::make_unique<asio::steady_timer>(idle_timer_.get_executor());
   d.tail_timer->expires_after(bulk_tail_wait);
   d.tail_timer->async_wait([self = shared_from_this(), &d](const boost::system::error_code& ec) {
     if (ec || self->stopped_ || !d.batching) return;

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -68,9 +67,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
     // with EPOLL_CTL_MOD, which reports bytes that arrived meanwhile).
     bool source_drained = false;
     // In a bulk transfer: the source socket's SO_RCVLOWAT is raised, and a
-    // timer bounds how long a smaller tail waits.
+    // timer bounds how long a smaller tail waits (made at the first bulk
+    // transfer: an idle session does not carry it).
     bool batching = false;
-    std::optional<asio::steady_timer> tail_timer;
+    std::unique_ptr<asio::steady_timer> tail_timer;
     // Bytes in flight, only during a burst: a pooled buffer (copy) or pipe (splice).
     std::unique_ptr<char[]> buffer;
     std::size_t begin = 0;
