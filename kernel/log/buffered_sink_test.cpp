@@ -63,10 +63,18 @@ std::shared_ptr<BufferedFdSink> make_sink(int fd, BufferedFdSink::Limits limits)
   return sink;
 }
 
-TEST(BufferedSinkTest, QuietLinesWaitAndFlushWritesThemInOrder) {
+// A logger whose sink writes into a pipe the test reads.
+struct PipeLogger {
+  explicit PipeLogger(BufferedFdSink::Limits limits)
+      : sink(make_sink(pipe.write_end, limits)), logger("test", sink) {}
   Pipe pipe;
-  auto sink = make_sink(pipe.write_end, {.gather = 1h});
-  spdlog::logger logger("test", sink);
+  std::shared_ptr<BufferedFdSink> sink;
+  spdlog::logger logger;
+};
+
+TEST(BufferedSinkTest, QuietLinesWaitAndFlushWritesThemInOrder) {
+  PipeLogger out({.gather = 1h});
+  auto& [pipe, sink, logger] = out;
   logger.info("first");
   logger.info("second");
   logger.debug("third");  // below the logger's level: never formatted
@@ -77,18 +85,16 @@ TEST(BufferedSinkTest, QuietLinesWaitAndFlushWritesThemInOrder) {
 }
 
 TEST(BufferedSinkTest, AWarningIsWrittenWithoutWaitingForTheGatherWindow) {
-  Pipe pipe;
-  auto sink = make_sink(pipe.write_end, {.gather = 1h});
-  spdlog::logger logger("test", sink);
+  PipeLogger out({.gather = 1h});
+  auto& [pipe, sink, logger] = out;
   logger.info("context");
   logger.warn("backend down");
   EXPECT_EQ(pipe.read_until(std::regex("down\n")), "info context\nwarning backend down\n");
 }
 
 TEST(BufferedSinkTest, QuietLinesAreWrittenAfterTheGatherWindow) {
-  Pipe pipe;
-  auto sink = make_sink(pipe.write_end, {.gather = 10ms});
-  spdlog::logger logger("test", sink);
+  PipeLogger out({.gather = 10ms});
+  auto& [pipe, sink, logger] = out;
   logger.info("session closed");
   EXPECT_EQ(pipe.read_until(std::regex("closed\n")), "info session closed\n");
   logger.info("again");
@@ -96,9 +102,8 @@ TEST(BufferedSinkTest, QuietLinesAreWrittenAfterTheGatherWindow) {
 }
 
 TEST(BufferedSinkTest, WriteThroughWritesEachLineBeforeTheCallReturns) {
-  Pipe pipe;
-  auto sink = make_sink(pipe.write_end, {.gather = 1h});
-  spdlog::logger logger("test", sink);
+  PipeLogger out({.gather = 1h});
+  auto& [pipe, sink, logger] = out;
   logger.info("buffered");
   sink->set_write_through(true);
   logger.info("now");
