@@ -131,7 +131,10 @@ void Server::start_session(Listening& listening, tcp::socket socket, const tcp::
                            const tcp::endpoint& bound) {
   const ListenerConfig& config = *listening.runtime.config;
   boost::system::error_code ec;
-  if (listening.runtime.active.load() >= config.max_connections) {
+  // The slot is taken before the check: workers accept at the same time,
+  // and a load-then-increment would let each of them pass the last slot.
+  if (listening.runtime.active.fetch_add(1) >= config.max_connections) {
+    --listening.runtime.active;
     log::kernel().warn("max_connections reached on listener {}; dropping connection", config.id);
     socket.close(ec);
     return;
@@ -148,8 +151,16 @@ void Server::start_session(Listening& listening, tcp::socket socket, const tcp::
       if (auto signal = weak.lock()) signal->emit(asio::cancellation_type::terminal);
     });
   };
-  auto session = std::make_shared<ClientSession>(context_, listening.runtime, std::move(socket), peer, local, id,
-                                                 directory_, std::move(close));
+  std::shared_ptr<ClientSession> session;
+  try {
+    session = std::make_shared<ClientSession>(context_, listening.runtime, std::move(socket), peer, local, id,
+                                              directory_, std::move(close));
+  } catch (const std::exception& e) {
+    // Out of memory: this connection is lost, the accept loop goes on.
+    --listening.runtime.active;
+    log::kernel().error("cannot start a session on listener {}: {}", config.id, e.what());
+    return;
+  }
   {
     std::lock_guard lock(sessions_mutex_);
     sessions_.emplace(id, LiveSession{executor, cancel});

@@ -69,7 +69,6 @@ ClientSession::ClientSession(std::shared_ptr<Context> context, ListenerRuntime& 
                          return range.contains(*peer_ip);
                        });
   logger_.set_context(info_);
-  ++listener_.active;
 }
 
 ClientSession::~ClientSession() {

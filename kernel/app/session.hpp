@@ -20,6 +20,8 @@ namespace postern::kernel {
 
 struct ListenerRuntime {
   const ListenerConfig* config = nullptr;  // listener settings never change without a restart
+  // Connections in progress: taken by the acceptor when it admits one,
+  // given back by the session's destructor.
   std::atomic<unsigned> active{0};
 };
 
