@@ -27,6 +27,14 @@ constexpr auto cancel_wait = std::chrono::seconds(5);
 
 asio::awaitable<void> run_session(std::shared_ptr<ClientSession> session) { co_await session->run(); }
 
+// Asio has no option type for SO_REUSEPORT.
+void set_reuse_port(tcp::acceptor& socket, boost::system::error_code& ec) {
+  const int on = 1;
+  if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    ec.assign(errno, boost::system::system_category());
+  }
+}
+
 }  // namespace
 
 struct Server::Acceptor {
@@ -67,7 +75,6 @@ std::vector<std::string> Server::bind() {
         auto acceptor = std::make_unique<Acceptor>(*worker);
         tcp::acceptor& socket = acceptor->socket;
         const bool first = group.empty();
-        const int reuse_port = 1;
         if (!ec) socket.open(endpoint.protocol(), ec);
         if (!ec) socket.set_option(tcp::acceptor::reuse_address(true), ec);
         // Accepted connections inherit TCP_NODELAY from the listening socket
@@ -78,16 +85,10 @@ std::vector<std::string> Server::bind() {
         // The first socket binds without SO_REUSEPORT, so a port that
         // anything else holds (another Postern included) fails here; the
         // option is set after its bind so the other workers' sockets join it.
-        if (!ec && !first &&
-            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &reuse_port, sizeof reuse_port) != 0) {
-          ec.assign(errno, boost::system::system_category());
-        }
+        if (!ec && !first) set_reuse_port(socket, ec);
         if (!ec) socket.bind(endpoint, ec);
         if (!ec && first) endpoint = socket.local_endpoint(ec);  // the port, when 0 was asked for
-        if (!ec && first && workers_.size() > 1 &&
-            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &reuse_port, sizeof reuse_port) != 0) {
-          ec.assign(errno, boost::system::system_category());
-        }
+        if (!ec && first && workers_.size() > 1) set_reuse_port(socket, ec);
         if (!ec) socket.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) break;
         acceptor->bound = endpoint;

@@ -28,20 +28,17 @@ void BufferedFdSink::set_write_through(bool enabled) {
 }
 
 void BufferedFdSink::sink_it_(const spdlog::details::log_msg& message) {
-  if (write_through_) {
-    spdlog::memory_buf_t line;
-    formatter_->format(message, line);
-    pending_.append(line.data(), line.size());
-    write_out(take_pending());
-    return;
-  }
-  if (pending_.size() >= limits_.max_pending) {
+  if (!write_through_ && pending_.size() >= limits_.max_pending) {
     ++dropped_;
     return;
   }
   spdlog::memory_buf_t line;
   formatter_->format(message, line);
   pending_.append(line.data(), line.size());
+  if (write_through_) {
+    write_out(take_pending());
+    return;
+  }
   const bool urgent = message.level >= spdlog::level::warn;
   urgent_ = urgent_ || urgent;
   // The writer sleeps without a deadline while nothing waits: wake it for
